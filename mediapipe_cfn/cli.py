@@ -1,0 +1,186 @@
+"""The `mediapipe-cfn` command: a thin click layer over the library.
+
+Heavy modules (cfn-lint, botocore's models, troposphere) are imported inside the commands that
+need them, so `--help`, `profiles` and `schema` start quickly and `render` never loads cfn-lint.
+Problems the user can fix print one message on stderr and exit 2; `validate` exits 1 when it
+finds problems in an otherwise loadable profile.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from mediapipe_cfn._version import __version__
+from mediapipe_cfn.errors import MediapipeError
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_LINT_REGIONS = ("us-east-1", "eu-west-1")
+
+
+def _log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _user_errors(func: F) -> F:
+    """Turn the library's input errors into one message on stderr and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except MediapipeError as exc:
+            _log(f"error: {exc}")
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+profile_option = click.option(
+    "--profile",
+    "-p",
+    "profile_ref",
+    metavar="PATH|NAME",
+    default=None,
+    help="Profile YAML file or built-in name (see `mediapipe-cfn profiles`). Default: default.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="mediapipe-cfn")
+def main() -> None:
+    """Render a serverless S3 + MediaConvert video pipeline as a CloudFormation template."""
+
+
+@main.command()
+@profile_option
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    metavar="FILE|-",
+    help="Where to write the template; '-' (default) is stdout.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+)
+@click.option(
+    "--artifacts-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the handler zip. Default: 'artifacts' next to the template "
+    "(the current directory when writing to stdout).",
+)
+@_user_errors
+def render(
+    profile_ref: str | None, output: str, output_format: str, artifacts_dir: Path | None
+) -> None:
+    """Write the template and the handler zip it deploys.
+
+    Then upload and deploy with `aws cloudformation package` and `aws cloudformation deploy`
+    (see the README).
+    """
+    from mediapipe_cfn.artifacts import DEFAULT_ARTIFACTS_DIR, write_handler_zip
+    from mediapipe_cfn.profile.loader import load_profile
+    from mediapipe_cfn.render import render as render_text
+    from mediapipe_cfn.template import build_template
+
+    profile = load_profile(profile_ref)
+    template_dir = Path.cwd() if output == "-" else Path(output).resolve().parent
+    zip_dir = artifacts_dir if artifacts_dir is not None else template_dir / DEFAULT_ARTIFACTS_DIR
+    zip_path = write_handler_zip(zip_dir.resolve())
+    # `aws cloudformation package` resolves local paths relative to the template's folder.
+    code_path = Path(os.path.relpath(zip_path, template_dir)).as_posix()
+    template = build_template(profile, handler_code=code_path)
+    text = render_text(template, output_format)  # type: ignore[arg-type]
+    _log(f"profile {profile.name}: {len(template.resources)} resources")
+    _log(f"wrote {zip_path}")
+    if output == "-":
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+        _log(f"wrote {output}")
+
+
+@main.command()
+@profile_option
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    default=DEFAULT_LINT_REGIONS,
+    show_default=True,
+    help="Region(s) to lint the template for; repeat the option for several.",
+)
+@_user_errors
+def validate(profile_ref: str | None, regions: tuple[str, ...]) -> None:
+    """Check a profile: its transcoding settings and a cfn-lint run on its template."""
+    from mediapipe_cfn.profile.loader import load_profile
+    from mediapipe_cfn.validation import validate_profile
+
+    profile = load_profile(profile_ref)
+    report = validate_profile(profile, regions=list(regions))
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def profiles(ctx: click.Context) -> None:
+    """List the built-in profiles (`profiles show NAME` prints one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from mediapipe_cfn.profile.loader import builtin_profiles, load_profile
+
+    for name in builtin_profiles():
+        click.echo(f"{name:<12} {load_profile(name).description}")
+
+
+@profiles.command("show")
+@click.argument("name")
+@click.option(
+    "--resolved",
+    is_flag=True,
+    help="Print the profile with every default filled in, instead of the file as written.",
+)
+@_user_errors
+def profiles_show(name: str, resolved: bool) -> None:
+    """Print built-in profile NAME."""
+    from mediapipe_cfn.errors import ProfileError
+    from mediapipe_cfn.profile.loader import builtin_profiles, load_profile
+
+    files = builtin_profiles()
+    if name not in files:
+        raise ProfileError(name, "not a built-in profile; built-ins: " + ", ".join(files))
+    if not resolved:
+        click.echo(files[name].read_text(encoding="utf-8"), nl=False)
+        return
+    import yaml
+
+    data = load_profile(name).model_dump(mode="json")
+    click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+
+
+@main.command()
+def schema() -> None:
+    """Print the profile's JSON Schema (for editor completion and CI checks)."""
+    from mediapipe_cfn.profile.model import Profile
+
+    click.echo(json.dumps(Profile.model_json_schema(), indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

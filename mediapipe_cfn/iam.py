@@ -1,0 +1,73 @@
+"""Small builders for IAM documents, shared by the components.
+
+Documents are typed awacs objects; every ARN goes through ``${AWS::Partition}`` so the template
+works in aws-cn and aws-us-gov too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from awacs.aws import Action, Allow, Condition, Deny, PolicyDocument, Principal, Statement
+from troposphere import Sub
+
+POLICY_VERSION = "2012-10-17"
+
+
+def document(*statements: Statement) -> PolicyDocument:
+    return PolicyDocument(Version=POLICY_VERSION, Statement=list(statements))
+
+
+def allow(
+    sid: str,
+    actions: Sequence[Action],
+    resources: Sequence[Any],
+    *conditions: Any,
+    principal: Principal | None = None,
+) -> Statement:
+    """An Allow statement; ``conditions`` are awacs condition objects (ANDed)."""
+    return _statement(Allow, sid, actions, resources, conditions, principal)
+
+
+def deny(
+    sid: str,
+    actions: Sequence[Action],
+    resources: Sequence[Any],
+    *conditions: Any,
+    principal: Principal | None = None,
+) -> Statement:
+    return _statement(Deny, sid, actions, resources, conditions, principal)
+
+
+def _statement(
+    effect: str,
+    sid: str,
+    actions: Sequence[Action],
+    resources: Sequence[Any],
+    conditions: Sequence[Any],
+    principal: Principal | None,
+) -> Statement:
+    fields: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": effect,
+        "Action": list(actions),
+        "Resource": list(resources),
+    }
+    if conditions:
+        fields["Condition"] = Condition(list(conditions))
+    if principal is not None:
+        fields["Principal"] = principal
+    return Statement(**fields)
+
+
+def service_principal(service: str) -> Principal:
+    """``Service: <service>.amazonaws.com``."""
+    return Principal("Service", [f"{service}.amazonaws.com"])
+
+
+def arn(service: str, resource: str, *, region: bool = True, account: bool = True) -> Sub:
+    """``arn:${AWS::Partition}:<service>:<region>:<account>:<resource>`` as a Sub."""
+    region_part = "${AWS::Region}" if region else ""
+    account_part = "${AWS::AccountId}" if account else ""
+    return Sub(f"arn:${{AWS::Partition}}:{service}:{region_part}:{account_part}:{resource}")

@@ -1,0 +1,545 @@
+"""The profile: every knob of a rendered pipeline, as a strict typed model.
+
+Every field has a default, so an empty profile is the built-in default pipeline. Unknown keys are
+errors (``extra="forbid"``) and values are not coerced across types (``strict=True``): a profile
+that says ``batch_size: "10"`` is a mistake worth hearing about, not guessing around.
+Units are part of field names (``_seconds``, ``_kbps``, ``_mb``) so a profile reads unambiguously.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Storage classes a lifecycle rule may move objects to, with the minimum storage duration S3
+# bills for each (days); a transition that leaves a class before it wastes money.
+STORAGE_CLASS_MIN_DAYS: dict[str, int] = {
+    "STANDARD_IA": 30,
+    "ONEZONE_IA": 30,
+    "INTELLIGENT_TIERING": 0,
+    "GLACIER_IR": 90,
+    "GLACIER": 90,
+    "DEEP_ARCHIVE": 180,
+}
+# S3 will not transition objects to the IA classes before they are 30 days old.
+STORAGE_CLASS_MIN_AGE_DAYS: dict[str, int] = {"STANDARD_IA": 30, "ONEZONE_IA": 30}
+StorageClass = Literal[
+    "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"
+]
+
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)  # fmt: skip
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$"
+BUCKET_NAME_PATTERN = r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+RENDITION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
+# What each pattern means, for error messages a person can act on.
+PATTERN_HELP: dict[str, str] = {
+    NAME_PATTERN: "2-32 lower-case letters, digits or '-', starting and ending with a letter "
+    "or digit",
+    r"^$|^alias/[A-Za-z0-9/_-]{1,250}$": "empty (create a key) or 'alias/NAME'",
+    BUCKET_NAME_PATTERN: "empty (generated) or a valid S3 bucket name: 3-63 lower-case letters, "
+    "digits, '.' or '-'",
+    RENDITION_NAME_PATTERN: "1-40 letters, digits, '_' or '-'",
+}
+
+
+class RuleViolation(ValueError):
+    """A cross-field rule broken at ``path`` (dotted, relative to the model that checks it).
+
+    The loader joins ``path`` to the model's own location to point at the offending key.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class Strict(BaseModel):
+    """Base of every profile section: unknown keys rejected, no type coercion, immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Naming(Strict):
+    """How resources are named."""
+
+    prefix: Annotated[str, Field(pattern=NAME_PATTERN)] = Field(
+        "mediapipe",
+        description="Short name used in resource names, metric namespace and the pipeline id.",
+    )
+    uploads_bucket: Annotated[str, Field(pattern=BUCKET_NAME_PATTERN)] = Field(
+        "", description="Uploads bucket name; empty lets CloudFormation generate one."
+    )
+    outputs_bucket: Annotated[str, Field(pattern=BUCKET_NAME_PATTERN)] = Field(
+        "", description="Outputs bucket name; empty lets CloudFormation generate one."
+    )
+
+
+class Encryption(Strict):
+    """The KMS key that encrypts buckets, queues, topics, table and logs."""
+
+    kms_key_alias: Annotated[str, Field(pattern=r"^$|^alias/[A-Za-z0-9/_-]{1,250}$")] = Field(
+        "",
+        description=(
+            "Existing customer managed key as 'alias/NAME' (its key policy must let this "
+            "stack's roles and services use it); empty creates a key with rotation."
+        ),
+    )
+    key_rotation_days: Annotated[int, Field(ge=90, le=2560)] = Field(
+        365, description="Rotation period of the created key."
+    )
+
+
+class UploaderIdSource(Strict):
+    """Where an upload's ``uploaderId`` comes from."""
+
+    source: Literal["key_segment", "none"] = Field(
+        "key_segment",
+        description=(
+            "'key_segment': a path segment of the object key after the ingest prefix; "
+            "'none': every asset gets the uploaderId 'unknown'."
+        ),
+    )
+    segment: Annotated[int, Field(ge=0, le=10)] = Field(
+        0, description="Index of the key segment after the prefix (0: uploads/<id>/video.mp4)."
+    )
+
+
+class Ingest(Strict):
+    """Which uploads are accepted."""
+
+    prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9!_.*'()/-]{1,200}/$")] = Field(
+        "uploads/", description="Key prefix watched for uploads; ends with '/'."
+    )
+    extensions: Annotated[
+        list[Annotated[str, Field(pattern=r"^[a-z0-9]{1,8}$")]], Field(min_length=1)
+    ] = Field(
+        default_factory=lambda: ["mp4", "mov", "m4v", "mkv", "webm", "mxf", "avi", "ts", "mpg"],
+        description="Accepted file extensions, lower case, without the dot.",
+    )
+    max_size_gb: Annotated[float, Field(gt=0, le=5000)] = Field(
+        50.0, description="Largest accepted upload in GiB (S3's object limit is 5 TiB)."
+    )
+    uploader_id: UploaderIdSource = Field(default_factory=UploaderIdSource)
+
+
+class Rendition(Strict):
+    """One rung of the adaptive bitrate ladder."""
+
+    name: Annotated[str, Field(pattern=RENDITION_NAME_PATTERN)]
+    width: Annotated[int, Field(ge=96, le=8192)]
+    height: Annotated[int, Field(ge=96, le=4320)]
+    max_bitrate_kbps: Annotated[int, Field(ge=50, le=80000)]
+    qvbr_level: Annotated[int, Field(ge=1, le=10)]
+
+    @model_validator(mode="after")
+    def _even_dimensions(self) -> Rendition:
+        # H.264/H.265 with 4:2:0 chroma needs even frame sizes.
+        for axis in ("width", "height"):
+            if getattr(self, axis) % 2:
+                raise RuleViolation(axis, "must be even for 4:2:0 video")
+        return self
+
+
+def default_ladder() -> list[Rendition]:
+    """Apple HLS authoring sizes with AWS's QVBR starting points (see docs/transcoding.md)."""
+    rungs = [
+        ("1080p", 1920, 1080, 6000, 9),
+        ("720p", 1280, 720, 4000, 8),
+        ("540p", 960, 540, 2000, 7),
+        ("432p", 768, 432, 1100, 7),
+        ("360p", 640, 360, 700, 7),
+        ("234p", 416, 234, 300, 6),
+    ]
+    return [
+        Rendition(name=n, width=w, height=h, max_bitrate_kbps=b, qvbr_level=q)
+        for n, w, h, b, q in rungs
+    ]
+
+
+class Audio(Strict):
+    """The audio rendition shared by every video output."""
+
+    codec: Literal["aac"] = "aac"
+    bitrate_kbps: Annotated[int, Field(ge=32, le=320)] = 128
+    sample_rate: Literal[44100, 48000] = 48000
+    channels: Literal[1, 2] = 2
+
+
+class Video(Strict):
+    """Encoder settings shared by every rendition."""
+
+    codec: Literal["h264", "h265"] = Field(
+        "h264", description="h265 moves jobs to the Professional tier."
+    )
+    quality_tuning: Literal["single_pass_hq", "multi_pass_hq"] = Field(
+        "single_pass_hq", description="multi_pass_hq moves jobs to the Professional tier."
+    )
+    gop_seconds: Annotated[float, Field(ge=0.5, le=10)] = Field(
+        2.0, description="Closed GOP length; segments must be a whole number of GOPs."
+    )
+    segment_seconds: Annotated[int, Field(ge=1, le=30)] = Field(
+        6, description="HLS/DASH segment length."
+    )
+    ladder: Annotated[list[Rendition], Field(min_length=1, max_length=15)] = Field(
+        default_factory=default_ladder, description="Renditions, highest first."
+    )
+
+    @model_validator(mode="after")
+    def _ladder_rules(self) -> Video:
+        names = [r.name for r in self.ladder]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise RuleViolation("ladder", f"rendition names must be unique; repeated: {duplicates}")
+        heights = [r.height for r in self.ladder]
+        if heights != sorted(heights, reverse=True) or len(set(heights)) != len(heights):
+            raise RuleViolation(
+                "ladder", "must be ordered by height, highest first, without repeats"
+            )
+        if (self.segment_seconds / self.gop_seconds) % 1:
+            raise RuleViolation(
+                "segment_seconds",
+                f"({self.segment_seconds}) must be a whole multiple of "
+                f"gop_seconds ({self.gop_seconds}) so every segment starts on a keyframe",
+            )
+        return self
+
+
+class AdaptiveFormat(Strict):
+    enabled: bool = True
+
+
+class Packaging(Strict):
+    """How HLS and DASH are delivered."""
+
+    mode: Literal["cmaf", "separate"] = Field(
+        "cmaf",
+        description=(
+            "'cmaf': one CMAF group writes both .m3u8 and .mpd over one set of fMP4 segments "
+            "(each rendition encoded once). 'separate': an HLS (TS) group and a DASH-ISO group "
+            "for legacy players; bills the ladder twice."
+        ),
+    )
+    hls: AdaptiveFormat = Field(default_factory=AdaptiveFormat)
+    dash: AdaptiveFormat = Field(default_factory=AdaptiveFormat)
+
+
+class Mp4Preview(Strict):
+    name: Annotated[str, Field(pattern=RENDITION_NAME_PATTERN)]
+    height: Annotated[int, Field(ge=96, le=2160)]
+    max_bitrate_kbps: Annotated[int, Field(ge=50, le=40000)]
+    qvbr_level: Annotated[int, Field(ge=1, le=10)] = 7
+
+    @field_validator("height")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError("must be even for 4:2:0 video")
+        return value
+
+
+class Mp4(Strict):
+    """Progressive MP4 files, e.g. for previews and downloads."""
+
+    enabled: bool = True
+    previews: Annotated[list[Mp4Preview], Field(min_length=1, max_length=5)] = Field(
+        default_factory=lambda: [Mp4Preview(name="preview", height=540, max_bitrate_kbps=2000)]
+    )
+
+
+class Thumbnails(Strict):
+    """JPEG frame captures and an optional poster image."""
+
+    enabled: bool = True
+    interval_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
+    width: Annotated[int, Field(ge=32, le=4096)] = 640
+    height: Annotated[int, Field(ge=32, le=2160)] = 360
+    max_captures: Annotated[int, Field(ge=1, le=10000000)] = 60
+    quality: Annotated[int, Field(ge=1, le=100)] = 80
+    poster: bool = Field(True, description="Also write a single poster frame.")
+
+
+class Formats(Strict):
+    packaging: Packaging = Field(default_factory=Packaging)
+    mp4: Mp4 = Field(default_factory=Mp4)
+    thumbnails: Thumbnails = Field(default_factory=Thumbnails)
+
+
+class AutomatedAbr(Strict):
+    """MediaConvert picks the ladder per title (Professional tier, multi-pass)."""
+
+    enabled: bool = False
+    max_renditions: Annotated[int, Field(ge=3, le=15)] = 6
+    min_bitrate_kbps: Annotated[int, Field(ge=100, le=8000)] = 300
+    max_bitrate_kbps: Annotated[int, Field(ge=300, le=8000)] = 6000
+
+
+class Transcoding(Strict):
+    job_grouping: Literal["per_format", "per_asset"] = Field(
+        "per_format",
+        description=(
+            "'per_format': one MediaConvert job per format (independent status and retry); "
+            "'per_asset': one job with every output group (fewer API calls, all-or-nothing)."
+        ),
+    )
+    acceleration: Literal["disabled", "preferred", "enabled"] = Field(
+        "disabled", description="Accelerated transcoding bills the whole job as Professional."
+    )
+    status_update_interval_seconds: Literal[
+        10, 12, 15, 20, 30, 60, 120, 180, 240, 300, 360, 420, 480, 540, 600
+    ] = 60
+    priority: Annotated[int, Field(ge=-50, le=50)] = 0
+    automated_abr: AutomatedAbr = Field(default_factory=AutomatedAbr)
+    retry_attempts: Annotated[int, Field(ge=0, le=5)] = Field(
+        2, description="Resubmissions of a job that failed with a retryable MediaConvert error."
+    )
+    retry_base_delay_seconds: Annotated[int, Field(ge=0, le=900)] = 60
+
+
+class Transition(Strict):
+    days: Annotated[int, Field(ge=0, le=36500)]
+    storage_class: StorageClass
+
+
+class OutputRetention(Strict):
+    transitions: list[Transition] = Field(
+        default_factory=lambda: [
+            Transition(days=30, storage_class="STANDARD_IA"),
+            Transition(days=120, storage_class="GLACIER_IR"),
+        ]
+    )
+    expiration_days: Annotated[int, Field(ge=1, le=36500)] | None = Field(
+        None, description="Delete outputs after this many days; null keeps them."
+    )
+    min_transition_size_kb: Annotated[int, Field(ge=0, le=10485760)] = Field(
+        128,
+        description=(
+            "Only objects larger than this move; tiny segments cost more to transition than "
+            "they save."
+        ),
+    )
+
+
+class UploadRetention(Strict):
+    transitions: list[Transition] = Field(
+        default_factory=lambda: [Transition(days=30, storage_class="GLACIER_IR")]
+    )
+    expiration_days: Annotated[int, Field(ge=1, le=36500)] | None = None
+    noncurrent_version_expiration_days: Annotated[int, Field(ge=1, le=36500)] = 30
+    abort_incomplete_multipart_days: Annotated[int, Field(ge=1, le=365)] = 7
+
+
+class Retention(Strict):
+    outputs: OutputRetention = Field(default_factory=OutputRetention)
+    uploads: UploadRetention = Field(default_factory=UploadRetention)
+    access_logs_expiration_days: Annotated[int, Field(ge=1, le=36500)] = 365
+
+
+class Queue(Strict):
+    """Buffering between uploads and the orchestrator."""
+
+    batch_size: Annotated[int, Field(ge=1, le=100)] = 10
+    max_batching_window_seconds: Annotated[int, Field(ge=0, le=300)] = 5
+    max_concurrency: Annotated[int, Field(ge=2, le=1000)] = Field(
+        20, description="Most orchestrator instances the queue drives (ProcessingConcurrency)."
+    )
+    visibility_timeout_seconds: Annotated[int, Field(ge=0, le=43200)] = 420
+    max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 6
+    message_retention_days: Annotated[int, Field(ge=1, le=14)] = 4
+    dead_letter_retention_days: Annotated[int, Field(ge=1, le=14)] = 14
+    backoff_base_seconds: Annotated[int, Field(ge=1, le=900)] = 30
+    backoff_max_seconds: Annotated[int, Field(ge=1, le=43200)] = 900
+
+
+class FunctionSettings(Strict):
+    memory_mb: Annotated[int, Field(ge=128, le=10240)]
+    timeout_seconds: Annotated[int, Field(ge=3, le=900)]
+    reserved_concurrency: Annotated[int, Field(ge=1, le=1000)] | None = None
+
+
+class Lambda(Strict):
+    runtime: Literal["python3.12", "python3.13"] = "python3.13"
+    architecture: Literal["arm64", "x86_64"] = "arm64"
+    log_retention_days: int = 30
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    tracing: Literal["Active", "PassThrough"] = "Active"
+    orchestrator: FunctionSettings = Field(
+        default_factory=lambda: FunctionSettings(memory_mb=512, timeout_seconds=60)
+    )
+    status_processor: FunctionSettings = Field(
+        default_factory=lambda: FunctionSettings(
+            memory_mb=256, timeout_seconds=30, reserved_concurrency=None
+        )
+    )
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_allowed(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+
+class Database(Strict):
+    point_in_time_recovery: bool = True
+    deletion_protection: bool | None = Field(None, description="null: on in prod, off elsewhere.")
+
+
+class Alarms(Strict):
+    queue_depth: Annotated[int, Field(ge=1)] = 500
+    oldest_message_age_seconds: Annotated[int, Field(ge=60)] = 1800
+    job_failure_rate_percent: Annotated[float, Field(gt=0, le=100)] = 5.0
+    lambda_errors: Annotated[int, Field(ge=1)] = 5
+    evaluation_minutes: Annotated[int, Field(ge=1, le=60)] = 5
+    emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
+        default_factory=list, description="Subscribed to the alarm topic (each must confirm)."
+    )
+
+
+class Notifications(Strict):
+    event_bus: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]{1,256}$")] = Field(
+        "default", description="EventBridge bus that receives MediaAsset Processed/Failed."
+    )
+    sns_on_final_state: bool = Field(
+        False, description="Also publish final states to an SNS topic for subscribers."
+    )
+
+
+class Profile(Strict):
+    """A complete description of one pipeline deployment."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)] = "default"
+    description: str = "The default pipeline."
+    environment: Literal["dev", "test", "prod"] = "dev"
+    naming: Naming = Field(default_factory=Naming)
+    encryption: Encryption = Field(default_factory=Encryption)
+    ingest: Ingest = Field(default_factory=Ingest)
+    video: Video = Field(default_factory=Video)
+    audio: Audio = Field(default_factory=Audio)
+    formats: Formats = Field(default_factory=Formats)
+    output_path: str = Field(
+        "{uploaderId}/{assetId}/",
+        description="Prefix of an asset's outputs; placeholders {uploaderId} and {assetId}.",
+    )
+    transcoding: Transcoding = Field(default_factory=Transcoding)
+    retention: Retention = Field(default_factory=Retention)
+    queue: Queue = Field(default_factory=Queue)
+    functions: Lambda = Field(default_factory=Lambda)
+    database: Database = Field(default_factory=Database)
+    alarms: Alarms = Field(default_factory=Alarms)
+    notifications: Notifications = Field(default_factory=Notifications)
+    tags: dict[
+        Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w .:/=+@-]+$")],
+        Annotated[str, Field(max_length=256)],
+    ] = Field(default_factory=dict)
+
+    @field_validator("output_path")
+    @classmethod
+    def _output_path(cls, value: str) -> str:
+        unknown = set(re.findall(r"{([^}]*)}", value)) - {"uploaderId", "assetId"}
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder(s) {sorted(unknown)}; allowed: assetId, uploaderId"
+            )
+        if "{assetId}" not in value:
+            raise ValueError("must contain {assetId} so assets never share a prefix")
+        if value.startswith("/") or not value.endswith("/"):
+            raise ValueError("must not start with '/' and must end with '/'")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _no_reserved_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(k for k in value if k.lower().startswith("aws:"))
+        if reserved:
+            raise ValueError(f"keys starting with 'aws:' are reserved by AWS: {reserved}")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> Profile:
+        packaging = self.formats.packaging
+        if not (packaging.hls.enabled or packaging.dash.enabled or self.formats.mp4.enabled):
+            raise RuleViolation(
+                "formats",
+                "at least one video output must be enabled: packaging.hls, packaging.dash or mp4",
+            )
+        minimum_visibility = (
+            6 * self.functions.orchestrator.timeout_seconds + self.queue.max_batching_window_seconds
+        )
+        if self.queue.visibility_timeout_seconds < minimum_visibility:
+            raise RuleViolation(
+                "queue.visibility_timeout_seconds",
+                f"{self.queue.visibility_timeout_seconds} is too short: AWS recommends at least "
+                "6 x functions.orchestrator.timeout_seconds + queue.max_batching_window_seconds "
+                f"= {minimum_visibility} for an SQS event source",
+            )
+        if self.queue.backoff_max_seconds < self.queue.backoff_base_seconds:
+            raise RuleViolation(
+                "queue.backoff_max_seconds", "must be >= queue.backoff_base_seconds"
+            )
+        abr = self.transcoding.automated_abr
+        if abr.enabled and abr.min_bitrate_kbps >= abr.max_bitrate_kbps:
+            raise RuleViolation(
+                "transcoding.automated_abr.min_bitrate_kbps", "must be below max_bitrate_kbps"
+            )
+        self._check_output_names()
+        for which in ("outputs", "uploads"):
+            rules: OutputRetention | UploadRetention = getattr(self.retention, which)
+            _check_transitions(f"retention.{which}", rules.transitions, rules.expiration_days)
+        return self
+
+    def _check_output_names(self) -> None:
+        """Rendition and preview names become file name modifiers: they must not collide."""
+        seen = {r.name for r in self.video.ladder}
+        for index, preview in enumerate(self.formats.mp4.previews):
+            if preview.name in seen:
+                raise RuleViolation(
+                    f"formats.mp4.previews[{index}].name",
+                    f"'{preview.name}' is already used by another rendition or preview",
+                )
+            seen.add(preview.name)
+
+    @property
+    def deletion_protection(self) -> bool:
+        configured = self.database.deletion_protection
+        return self.environment == "prod" if configured is None else configured
+
+
+def _check_transitions(where: str, transitions: list[Transition], expiration: int | None) -> None:
+    """Transitions must move forward in time and respect each class's billing minimums."""
+    previous: Transition | None = None
+    for index, step in enumerate(transitions):
+        path = f"{where}.transitions[{index}].days"
+        min_age = STORAGE_CLASS_MIN_AGE_DAYS.get(step.storage_class, 0)
+        if step.days < min_age:
+            raise RuleViolation(
+                path, f"S3 moves objects to {step.storage_class} only after {min_age} days"
+            )
+        if previous is not None:
+            if step.days <= previous.days:
+                raise RuleViolation(
+                    path, f"must be greater than the previous transition's {previous.days}"
+                )
+            _check_minimum_stay(path, previous, step.days)
+        previous = step
+    if expiration is not None and previous is not None:
+        path = f"{where}.expiration_days"
+        if expiration <= previous.days:
+            raise RuleViolation(path, f"must be after the last transition ({previous.days} days)")
+        _check_minimum_stay(path, previous, expiration)
+
+
+def _check_minimum_stay(path: str, previous: Transition, leaves_at: int) -> None:
+    stay = STORAGE_CLASS_MIN_DAYS[previous.storage_class]
+    if leaves_at - previous.days < stay:
+        raise RuleViolation(
+            path,
+            f"objects would leave {previous.storage_class} after {leaves_at - previous.days} "
+            f"days, before its {stay}-day minimum storage charge (at least {previous.days + stay})",
+        )
