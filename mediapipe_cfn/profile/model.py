@@ -63,7 +63,9 @@ class RuleViolation(ValueError):
 class Strict(BaseModel):
     """Base of every profile section: unknown keys rejected, no type coercion, immutable."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True
+    )
 
 
 class Naming(Strict):
@@ -127,16 +129,22 @@ class Ingest(Strict):
         50.0, description="Largest accepted upload in GiB (S3's object limit is 5 TiB)."
     )
     uploader_id: UploaderIdSource = Field(default_factory=UploaderIdSource)
+    """Where each asset's uploaderId comes from."""
 
 
 class Rendition(Strict):
     """One rung of the adaptive bitrate ladder."""
 
     name: Annotated[str, Field(pattern=RENDITION_NAME_PATTERN)]
+    """Name modifier of the rendition's files, unique in the ladder (e.g. 720p)."""
     width: Annotated[int, Field(ge=96, le=8192)]
+    """Frame width in pixels (even). Sources are never upscaled past their own size."""
     height: Annotated[int, Field(ge=96, le=4320)]
+    """Frame height in pixels (even); the ladder is pruned by the source's short side."""
     max_bitrate_kbps: Annotated[int, Field(ge=50, le=80000)]
+    """QVBR peak bitrate cap in kb/s."""
     qvbr_level: Annotated[int, Field(ge=1, le=10)]
+    """QVBR quality level: 9 for big screens, 7 for PCs, 6 for phones."""
 
     @model_validator(mode="after")
     def _even_dimensions(self) -> Rendition:
@@ -167,9 +175,13 @@ class Audio(Strict):
     """The audio rendition shared by every video output."""
 
     codec: Literal["aac"] = "aac"
+    """Audio codec of every output."""
     bitrate_kbps: Annotated[int, Field(ge=32, le=320)] = 128
+    """Audio bitrate in kb/s (stereo AAC: 96-160 is typical)."""
     sample_rate: Literal[44100, 48000] = 48000
+    """Audio sample rate in Hz."""
     channels: Literal[1, 2] = 2
+    """1 (mono) or 2 (stereo)."""
 
 
 class Video(Strict):
@@ -213,6 +225,7 @@ class Video(Strict):
 
 class AdaptiveFormat(Strict):
     enabled: bool = True
+    """Write this format's manifest."""
 
 
 class Packaging(Strict):
@@ -227,14 +240,20 @@ class Packaging(Strict):
         ),
     )
     hls: AdaptiveFormat = Field(default_factory=AdaptiveFormat)
+    """HLS (.m3u8) output."""
     dash: AdaptiveFormat = Field(default_factory=AdaptiveFormat)
+    """DASH (.mpd) output."""
 
 
 class Mp4Preview(Strict):
     name: Annotated[str, Field(pattern=RENDITION_NAME_PATTERN)]
+    """Name modifier of the file, unique among renditions and previews."""
     height: Annotated[int, Field(ge=96, le=2160)]
+    """Frame height in pixels (even); width follows the source's aspect ratio."""
     max_bitrate_kbps: Annotated[int, Field(ge=50, le=40000)]
+    """QVBR peak bitrate cap in kb/s."""
     qvbr_level: Annotated[int, Field(ge=1, le=10)] = 7
+    """QVBR quality level."""
 
     @field_validator("height")
     @classmethod
@@ -248,36 +267,51 @@ class Mp4(Strict):
     """Progressive MP4 files, e.g. for previews and downloads."""
 
     enabled: bool = True
+    """Write progressive MP4 files."""
     previews: Annotated[list[Mp4Preview], Field(min_length=1, max_length=5)] = Field(
         default_factory=lambda: [Mp4Preview(name="preview", height=540, max_bitrate_kbps=2000)]
     )
+    """One MP4 file per entry."""
 
 
 class Thumbnails(Strict):
     """JPEG frame captures and an optional poster image."""
 
     enabled: bool = True
+    """Write JPEG thumbnails."""
     interval_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
+    """One capture every this many seconds."""
     width: Annotated[int, Field(ge=32, le=4096)] = 640
+    """Capture width in pixels."""
     height: Annotated[int, Field(ge=32, le=2160)] = 360
+    """Capture height in pixels."""
     max_captures: Annotated[int, Field(ge=1, le=10000000)] = 60
+    """Most captures per asset."""
     quality: Annotated[int, Field(ge=1, le=100)] = 80
+    """JPEG quality, 1-100."""
     poster: bool = Field(True, description="Also write a single poster frame.")
 
 
 class Formats(Strict):
     packaging: Packaging = Field(default_factory=Packaging)
+    """Adaptive streaming (HLS and DASH)."""
     mp4: Mp4 = Field(default_factory=Mp4)
+    """Progressive MP4 previews."""
     thumbnails: Thumbnails = Field(default_factory=Thumbnails)
+    """Thumbnails and poster."""
 
 
 class AutomatedAbr(Strict):
     """MediaConvert picks the ladder per title (Professional tier, multi-pass)."""
 
     enabled: bool = False
+    """Let MediaConvert choose the renditions (replaces video.ladder)."""
     max_renditions: Annotated[int, Field(ge=3, le=15)] = 6
+    """Most renditions MediaConvert may create."""
     min_bitrate_kbps: Annotated[int, Field(ge=100, le=8000)] = 300
+    """Lowest rendition bitrate in kb/s."""
     max_bitrate_kbps: Annotated[int, Field(ge=300, le=8000)] = 6000
+    """Highest rendition bitrate in kb/s."""
 
 
 class Transcoding(Strict):
@@ -294,17 +328,23 @@ class Transcoding(Strict):
     status_update_interval_seconds: Literal[
         10, 12, 15, 20, 30, 60, 120, 180, 240, 300, 360, 420, 480, 540, 600
     ] = 60
+    """How often MediaConvert reports job progress."""
     priority: Annotated[int, Field(ge=-50, le=50)] = 0
+    """Job priority in the queue, -50 (last) to 50 (first)."""
     automated_abr: AutomatedAbr = Field(default_factory=AutomatedAbr)
+    """Automated ABR ladder (Professional tier)."""
     retry_attempts: Annotated[int, Field(ge=0, le=5)] = Field(
         2, description="Resubmissions of a job that failed with a retryable MediaConvert error."
     )
     retry_base_delay_seconds: Annotated[int, Field(ge=0, le=900)] = 60
+    """Delay before the first resubmission; doubles each time (max 900)."""
 
 
 class Transition(Strict):
     days: Annotated[int, Field(ge=0, le=36500)]
+    """Age of the object, in days, when it moves."""
     storage_class: StorageClass
+    """The S3 storage class it moves to."""
 
 
 class OutputRetention(Strict):
@@ -314,6 +354,7 @@ class OutputRetention(Strict):
             Transition(days=120, storage_class="GLACIER_IR"),
         ]
     )
+    """Storage class transitions, in increasing order of days."""
     expiration_days: Annotated[int, Field(ge=1, le=36500)] | None = Field(
         None, description="Delete outputs after this many days; null keeps them."
     )
@@ -330,53 +371,78 @@ class UploadRetention(Strict):
     transitions: list[Transition] = Field(
         default_factory=lambda: [Transition(days=30, storage_class="GLACIER_IR")]
     )
+    """Storage class transitions of the originals, in increasing order of days."""
     expiration_days: Annotated[int, Field(ge=1, le=36500)] | None = None
+    """Delete originals after this many days; null keeps them."""
     noncurrent_version_expiration_days: Annotated[int, Field(ge=1, le=36500)] = 30
+    """Delete overwritten or deleted versions after this many days."""
     abort_incomplete_multipart_days: Annotated[int, Field(ge=1, le=365)] = 7
+    """Clean up unfinished multipart uploads after this many days."""
 
 
 class Retention(Strict):
     outputs: OutputRetention = Field(default_factory=OutputRetention)
+    """Lifecycle of the outputs bucket."""
     uploads: UploadRetention = Field(default_factory=UploadRetention)
+    """Lifecycle of the uploads bucket."""
     access_logs_expiration_days: Annotated[int, Field(ge=1, le=36500)] = 365
+    """Delete S3 server access logs after this many days."""
 
 
 class Queue(Strict):
     """Buffering between uploads and the orchestrator."""
 
     batch_size: Annotated[int, Field(ge=1, le=100)] = 10
+    """Messages per orchestrator invocation."""
     max_batching_window_seconds: Annotated[int, Field(ge=0, le=300)] = 5
+    """How long Lambda waits to fill a batch."""
     max_concurrency: Annotated[int, Field(ge=2, le=1000)] = Field(
         20, description="Most orchestrator instances the queue drives (ProcessingConcurrency)."
     )
     visibility_timeout_seconds: Annotated[int, Field(ge=0, le=43200)] = 420
+    """Processing queue visibility timeout (>= 6 x orchestrator timeout + batching window)."""
     max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 6
+    """Receives before a message moves to the dead-letter queue."""
     message_retention_days: Annotated[int, Field(ge=1, le=14)] = 4
+    """How long an unprocessed upload event is kept."""
     dead_letter_retention_days: Annotated[int, Field(ge=1, le=14)] = 14
+    """How long a dead-lettered message is kept for redrive."""
     backoff_base_seconds: Annotated[int, Field(ge=1, le=900)] = 30
+    """First retry delay of a transient failure; doubles per receive."""
     backoff_max_seconds: Annotated[int, Field(ge=1, le=43200)] = 900
+    """Cap of the retry delay."""
 
 
 class FunctionSettings(Strict):
     memory_mb: Annotated[int, Field(ge=128, le=10240)]
+    """Memory in MB (CPU scales with it)."""
     timeout_seconds: Annotated[int, Field(ge=3, le=900)]
+    """Timeout of one invocation."""
     reserved_concurrency: Annotated[int, Field(ge=1, le=1000)] | None = None
+    """Reserved concurrent executions; null shares the account pool."""
 
 
 class Lambda(Strict):
     runtime: Literal["python3.12", "python3.13"] = "python3.13"
+    """Lambda Python runtime."""
     architecture: Literal["arm64", "x86_64"] = "arm64"
+    """arm64 (Graviton) costs less per GB-second than x86_64."""
     log_retention_days: int = 30
+    """Retention of the functions' and job events' log groups."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Handler log level."""
     tracing: Literal["Active", "PassThrough"] = "Active"
+    """X-Ray tracing mode."""
     orchestrator: FunctionSettings = Field(
         default_factory=lambda: FunctionSettings(memory_mb=512, timeout_seconds=60)
     )
+    """ingest-orchestrator function."""
     status_processor: FunctionSettings = Field(
         default_factory=lambda: FunctionSettings(
             memory_mb=256, timeout_seconds=30, reserved_concurrency=None
         )
     )
+    """job-status-processor function."""
 
     @field_validator("log_retention_days")
     @classmethod
@@ -388,15 +454,21 @@ class Lambda(Strict):
 
 class Database(Strict):
     point_in_time_recovery: bool = True
+    """Continuous backups of MediaAssets (35 days)."""
     deletion_protection: bool | None = Field(None, description="null: on in prod, off elsewhere.")
 
 
 class Alarms(Strict):
     queue_depth: Annotated[int, Field(ge=1)] = 500
+    """Alarm when this many uploads wait in the processing queue."""
     oldest_message_age_seconds: Annotated[int, Field(ge=60)] = 1800
+    """Alarm when the oldest waiting upload is this old."""
     job_failure_rate_percent: Annotated[float, Field(gt=0, le=100)] = 5.0
+    """Alarm when this share of MediaConvert jobs fails."""
     lambda_errors: Annotated[int, Field(ge=1)] = 5
+    """Alarm when a function errors this many times in the period."""
     evaluation_minutes: Annotated[int, Field(ge=1, le=60)] = 5
+    """Period of every alarm."""
     emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
         default_factory=list, description="Subscribed to the alarm topic (each must confirm)."
     )
@@ -415,29 +487,46 @@ class Profile(Strict):
     """A complete description of one pipeline deployment."""
 
     name: Annotated[str, Field(pattern=NAME_PATTERN)] = "default"
+    """Profile name; shown in the template description."""
     description: str = "The default pipeline."
+    """One line on what this profile is for."""
     environment: Literal["dev", "test", "prod"] = "dev"
+    """Deployment environment; prod turns on deletion protection and Retain policies."""
     naming: Naming = Field(default_factory=Naming)
+    """Resource naming."""
     encryption: Encryption = Field(default_factory=Encryption)
+    """KMS encryption."""
     ingest: Ingest = Field(default_factory=Ingest)
+    """Accepted uploads."""
     video: Video = Field(default_factory=Video)
+    """Video encoding and the bitrate ladder."""
     audio: Audio = Field(default_factory=Audio)
+    """Audio encoding."""
     formats: Formats = Field(default_factory=Formats)
+    """Output formats."""
     output_path: str = Field(
         "{uploaderId}/{assetId}/",
         description="Prefix of an asset's outputs; placeholders {uploaderId} and {assetId}.",
     )
     transcoding: Transcoding = Field(default_factory=Transcoding)
+    """MediaConvert job options."""
     retention: Retention = Field(default_factory=Retention)
+    """S3 lifecycle rules."""
     queue: Queue = Field(default_factory=Queue)
+    """SQS buffering, retries and concurrency."""
     functions: Lambda = Field(default_factory=Lambda)
+    """Lambda settings."""
     database: Database = Field(default_factory=Database)
+    """MediaAssets table."""
     alarms: Alarms = Field(default_factory=Alarms)
+    """CloudWatch alarm thresholds and e-mail subscribers."""
     notifications: Notifications = Field(default_factory=Notifications)
+    """Downstream notifications of final asset states."""
     tags: dict[
         Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w .:/=+@-]+$")],
         Annotated[str, Field(max_length=256)],
     ] = Field(default_factory=dict)
+    """Tags added to every taggable resource."""
 
     @field_validator("output_path")
     @classmethod
