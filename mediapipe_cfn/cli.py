@@ -137,6 +137,68 @@ def validate(profile_ref: str | None, regions: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+ESTIMATE_SOURCES = ("1080p", "2160p", "1440p", "portrait-1080p", "720p", "480p", "audio")
+
+
+@main.command()
+@profile_option
+@click.option("--uploads-per-day", type=click.IntRange(min=0), default=5000, show_default=True)
+@click.option(
+    "--avg-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Average duration of an upload, in minutes.",
+)
+@click.option(
+    "--source",
+    type=click.Choice(ESTIMATE_SOURCES),
+    default="1080p",
+    show_default=True,
+    help="What a typical upload looks like (the ladder is pruned to it).",
+)
+@click.option(
+    "--prices",
+    "prices_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON file of prices merged over the bundled table (only the figures you change).",
+)
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table")
+@_user_errors
+def estimate(
+    profile_ref: str | None,
+    uploads_per_day: int,
+    avg_minutes: float,
+    source: str,
+    prices_file: Path | None,
+    output_format: str,
+) -> None:
+    """Estimate a month's cost: MediaConvert, S3 over a year, and the request-driven rest."""
+    from mediapipe_cfn.errors import MediapipeError
+    from mediapipe_cfn.mediaconvert.cost import estimate as estimate_cost
+    from mediapipe_cfn.mediaconvert.cost import load_prices
+    from mediapipe_cfn.profile.loader import load_profile
+
+    profile = load_profile(profile_ref)
+    try:
+        prices = load_prices(prices_file)
+        result = estimate_cost(
+            profile,
+            uploads_per_day=uploads_per_day,
+            avg_minutes=avg_minutes,
+            source=source,
+            prices=prices,
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        where = f"{prices_file}: " if prices_file else ""
+        raise MediapipeError(f"{where}cannot estimate: {exc}") from None
+    if output_format == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+    else:
+        click.echo(result.format_table())
+
+
 @main.group(invoke_without_command=True)
 @click.pass_context
 def profiles(ctx: click.Context) -> None:

@@ -97,6 +97,16 @@ class Encryption(Strict):
         365, description="Rotation period of the created key."
     )
 
+    @field_validator("kms_key_alias")
+    @classmethod
+    def _customer_managed(cls, value: str) -> str:
+        # AWS managed keys (alias/aws/...) have fixed key policies this stack cannot use.
+        if value.startswith("alias/aws/"):
+            raise ValueError(
+                "AWS managed keys (alias/aws/...) cannot be used; name a customer managed key"
+            )
+        return value
+
 
 class UploaderIdSource(Strict):
     """Where an upload's ``uploaderId`` comes from."""
@@ -571,6 +581,19 @@ class Profile(Strict):
         if self.queue.backoff_max_seconds < self.queue.backoff_base_seconds:
             raise RuleViolation(
                 "queue.backoff_max_seconds", "must be >= queue.backoff_base_seconds"
+            )
+        if self.queue.batch_size > 10 and self.queue.max_batching_window_seconds < 1:
+            raise RuleViolation(
+                "queue.max_batching_window_seconds",
+                "must be at least 1 when queue.batch_size is above 10 (a Lambda rule for SQS)",
+            )
+        reserved = self.functions.orchestrator.reserved_concurrency
+        if reserved is not None and reserved < self.queue.max_concurrency:
+            raise RuleViolation(
+                "functions.orchestrator.reserved_concurrency",
+                f"({reserved}) must be at least queue.max_concurrency "
+                f"({self.queue.max_concurrency}); otherwise throttled batches use up their "
+                "receive count and land in the dead-letter queue",
             )
         abr = self.transcoding.automated_abr
         if abr.enabled and abr.min_bitrate_kbps >= abr.max_bitrate_kbps:

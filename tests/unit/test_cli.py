@@ -135,3 +135,50 @@ def test_validate_passes_for_the_default_profile(runner: CliRunner) -> None:
     result = runner.invoke(main, ["validate"])
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1].startswith("profile default: OK")
+
+
+def test_estimate_prints_a_labelled_table(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["estimate", "--profile", "prod", "--uploads-per-day", "5000"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ESTIMATE (not a quote)")
+    assert "Normalized output minutes per source minute" in result.output
+
+
+def test_estimate_json_scales_with_the_workload(runner: CliRunner) -> None:
+    def mediaconvert_total(uploads: int) -> float:
+        result = runner.invoke(
+            main, ["estimate", "--format", "json", "--uploads-per-day", str(uploads)]
+        )
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.output)
+        return sum(line["cost"] for line in data["mediaconvert"]["lines"])
+
+    assert mediaconvert_total(2000) == pytest.approx(2 * mediaconvert_total(1000))
+
+
+def test_estimate_sources_are_the_cost_models_presets() -> None:
+    from mediapipe_cfn.cli import ESTIMATE_SOURCES
+    from mediapipe_cfn.mediaconvert.cost import SOURCE_PRESETS
+
+    assert set(ESTIMATE_SOURCES) == set(SOURCE_PRESETS)
+
+
+def test_estimate_with_a_price_override(runner: CliRunner, tmp_path: Path) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"mediaconvert": {"per_normalized_minute": {"Basic": 0.015}}}')
+    base = json.loads(runner.invoke(main, ["estimate", "--format", "json"]).output)
+    doubled = json.loads(
+        runner.invoke(main, ["estimate", "--format", "json", "--prices", str(prices)]).output
+    )
+    assert sum(line["cost"] for line in doubled["mediaconvert"]["lines"]) == pytest.approx(
+        2 * sum(line["cost"] for line in base["mediaconvert"]["lines"])
+    )
+
+
+def test_estimate_with_a_broken_price_file_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text("[1, 2]")
+    result = runner.invoke(main, ["estimate", "--prices", str(prices)])
+    assert result.exit_code == 2
+    assert "must hold a JSON object" in result.output
+    assert "Traceback" not in result.output

@@ -148,6 +148,20 @@ BAD = [
         "bad.yaml:1: encryption.kms_key_alias: 'my-key' is not allowed: expected empty (create a "
         "key) or 'alias/NAME'",
     ),
+    (
+        "queue:\n  batch_size: 20\n  max_batching_window_seconds: 0",
+        "bad.yaml:3: queue.max_batching_window_seconds: must be at least 1 when queue.batch_size",
+    ),
+    (
+        "queue: {max_concurrency: 20}\nfunctions:\n  orchestrator:\n"
+        "    {memory_mb: 512, timeout_seconds: 60, reserved_concurrency: 5}",
+        "bad.yaml:4: functions.orchestrator.reserved_concurrency: (5) must be at least "
+        "queue.max_concurrency (20)",
+    ),
+    (
+        "encryption: {kms_key_alias: alias/aws/s3}",
+        "bad.yaml:1: encryption.kms_key_alias: AWS managed keys (alias/aws/...) cannot be used",
+    ),
     ("tags: {'aws:owner': me}", "bad.yaml:1: tags: keys starting with 'aws:' are reserved"),
     ("name: a\nname: b", "bad.yaml:2: not valid YAML: duplicate key 'name'"),
     ("queue: [", "bad.yaml:1: not valid YAML:"),

@@ -18,7 +18,8 @@ def _loaded_heavy_modules(code: str) -> list[str]:
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
-    return [m for m in result.stdout.strip().splitlines()[-1].split(",") if m]
+    last_line = result.stdout.rstrip("\n").rsplit("\n", 1)[-1]
+    return [m for m in last_line.split(",") if m]
 
 
 def test_import_mediapipe_cfn_is_light() -> None:

@@ -1,0 +1,162 @@
+"""Template expressions that several components need, written once.
+
+Components never import each other; they meet only through the logical IDs in
+:mod:`mediapipe_cfn.ids`. The few expressions that depend on a parameter's condition (which KMS
+key, which MediaConvert role) or that every resource repeats (tags) live here so that each
+component renders them identically.
+
+The KMS key is either created by the stack (``KmsKeyAlias`` left empty) or an existing key named
+by its alias. Three expressions cover the two cases:
+
+* :func:`key_arn` where a service takes a key for encryption at rest (S3, SQS, SNS, DynamoDB):
+  those accept the alias ARN of an existing key.
+* :func:`key_use_statement` in IAM policies: KMS authorises against the key ARN, never the alias
+  ARN, so an existing key is matched by ``key/*`` narrowed with the ``kms:ResourceAliases``
+  condition to the key that carries the alias.
+* :func:`log_group_key_arn` for CloudWatch Logs, which accepts only a key ARN: log groups use the
+  created key and fall back to the service's own encryption for an existing key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from awacs.aws import Action, Allow, Condition, ForAnyValueStringEquals, Statement
+from troposphere import Equals, GetAtt, If, NoValue, Ref, Sub, Tags
+
+from mediapipe_cfn import ids
+from mediapipe_cfn.iam import arn
+from mediapipe_cfn.template import BuildContext
+
+# Names (``Sub`` patterns) of the EventBridge rules. They are fixed rather than generated so that
+# the key policy can name each rule's ARN exactly: a ``GetAtt`` there would be a dependency cycle
+# (key -> rule -> encrypted queue -> key).
+UPLOAD_RULE_NAME = "${AWS::StackName}-upload-created"
+JOB_STATE_RULE_NAME = "${AWS::StackName}-job-state-change"
+
+# Log groups the created key may encrypt (``Sub`` patterns): the key policy lets CloudWatch Logs
+# use the key only for log groups whose names match one of these.
+LOG_GROUP_NAME_PATTERNS = ("/aws/lambda/${AWS::StackName}-*", "/aws/events/${AWS::StackName}/*")
+JOB_EVENTS_LOG_GROUP_NAME = "/aws/events/${AWS::StackName}/mediaconvert-jobs"
+
+# Tag keys every resource carries besides the profile's own tags.
+TAG_PIPELINE = "mediapipe:pipeline"
+TAG_ENVIRONMENT = "mediapipe:environment"
+
+
+def pipeline_id() -> Ref:
+    """The pipeline's identity at run time: the stack name (unique per account and region)."""
+    return Ref("AWS::StackName")
+
+
+def is_production(ctx: BuildContext) -> str:
+    """The ``IsProduction`` condition's name, adding the condition on first use.
+
+    It is added by the first component that uses it rather than with the other conditions: a
+    template whose profile decides everything itself would otherwise carry an unused condition,
+    which cfn-lint reports.
+    """
+    if ids.C_IS_PROD not in ctx.template.conditions:
+        ctx.template.add_condition(ids.C_IS_PROD, Equals(Ref(ids.P_ENVIRONMENT), "prod"))
+    return ids.C_IS_PROD
+
+
+def key_arn() -> If:
+    """The pipeline key for encryption settings: the created key's ARN or the alias ARN."""
+    return If(ids.C_CREATE_KMS_KEY, created_key_arn(), existing_key_alias_arn())
+
+
+def created_key_arn() -> GetAtt:
+    """ARN of the key the stack creates (only valid where ``CreateKmsKey`` holds)."""
+    return GetAtt(ids.KMS_KEY, "Arn")
+
+
+def existing_key_alias_arn() -> Sub:
+    """Alias ARN of the existing key named by ``KmsKeyAlias``."""
+    return arn("kms", f"${{{ids.P_KMS_KEY_ALIAS}}}")
+
+
+def log_group_key_arn() -> If:
+    """``KmsKeyId`` of a log group: the created key, or none (CloudWatch Logs takes no alias)."""
+    return If(ids.C_CREATE_KMS_KEY, GetAtt(ids.KMS_KEY, "Arn"), NoValue)
+
+
+def created_key_alias(prefix: str) -> Sub:
+    """Alias name the stack gives the key it creates."""
+    return Sub(f"alias/{prefix}-${{AWS::StackName}}")
+
+
+def key_use_statement(sid: str, actions: Sequence[Action]) -> Statement:
+    """IAM Allow of ``actions`` on the pipeline key, exact in both key cases.
+
+    Created key: the resource is its ARN. Existing key: any key of this account and region whose
+    aliases include ``KmsKeyAlias`` -- which is that one key.
+    """
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=list(actions),
+        Resource=[
+            If(
+                ids.C_CREATE_KMS_KEY,
+                GetAtt(ids.KMS_KEY, "Arn"),
+                arn("kms", "key/*"),
+            )
+        ],
+        Condition=If(
+            ids.C_CREATE_KMS_KEY,
+            NoValue,
+            Condition(ForAnyValueStringEquals("kms:ResourceAliases", Ref(ids.P_KMS_KEY_ALIAS))),
+        ),
+    )
+
+
+def rule_arn(rule_name: str) -> Sub:
+    """ARN of a rule of this stack on the default event bus, from its name pattern."""
+    return arn("events", f"rule/{rule_name}")
+
+
+def bucket_name(logical_id: str) -> Ref:
+    """Name of a bucket of this stack (``ids.UPLOADS_BUCKET``, ``ids.OUTPUTS_BUCKET``, ...)."""
+    return Ref(logical_id)
+
+
+def bucket_arn(logical_id: str) -> GetAtt:
+    """ARN of a bucket of this stack (for bucket-level actions such as ``s3:ListBucket``)."""
+    return GetAtt(logical_id, "Arn")
+
+
+def objects_arn(logical_id: str, key_pattern: str = "*") -> Sub:
+    """ARN of objects in a bucket of this stack, e.g. ``objects_arn(ids.UPLOADS_BUCKET)``."""
+    return Sub(f"${{{logical_id}.Arn}}/{key_pattern}")
+
+
+def queue_arn(logical_id: str) -> GetAtt:
+    return GetAtt(logical_id, "Arn")
+
+
+def queue_url(logical_id: str) -> Ref:
+    return Ref(logical_id)
+
+
+def mediaconvert_role_arn() -> If:
+    """The role MediaConvert jobs run as: the created one or the ``MediaConvertRoleArn`` given."""
+    return If(
+        ids.C_CREATE_MEDIACONVERT_ROLE,
+        GetAtt(ids.MEDIACONVERT_ROLE, "Arn"),
+        Ref(ids.P_MEDIACONVERT_ROLE_ARN),
+    )
+
+
+def tag_values(ctx: BuildContext) -> dict[str, Any]:
+    """The profile's tags plus the pipeline and environment tags (ours win on a clash)."""
+    values: dict[str, Any] = dict(ctx.profile.tags)
+    values[TAG_PIPELINE] = pipeline_id()
+    values[TAG_ENVIRONMENT] = Ref(ids.P_ENVIRONMENT)
+    return dict(sorted(values.items()))
+
+
+def tags(ctx: BuildContext) -> Tags:
+    """``Tags`` (a Key/Value list) for every taggable resource, sorted by key."""
+    return Tags(tag_values(ctx))

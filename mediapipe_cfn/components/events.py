@@ -1,0 +1,183 @@
+"""EventBridge rules: uploads into the processing queue, job state changes to the status processor.
+
+* ``UploadCreatedRule`` matches S3 "Object Created" events of the uploads bucket under the ingest
+  prefix and sends each to the processing queue. Extensions are not filtered here: the
+  orchestrator rejects unsupported files itself, so they are counted and recorded, not silently
+  ignored.
+* ``JobStateChangeRule`` matches "MediaConvert Job State Change" events whose job carries this
+  stack's pipeline ID in its user metadata (other pipelines in the account are left alone) and
+  sends each to the job status processor and to ``JobEventsLogGroup``, the job history kept for
+  forensics.
+
+Both rules retry a failing delivery for as long as EventBridge allows (24 hours, 185 attempts)
+and then dead-letter the event to ``EventDeliveryDeadLetterQueue``: no event is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from awacs import logs
+from awacs.aws import ArnEquals, Condition, PolicyDocument, Principal, Statement
+from troposphere import GetAtt, Ref, Sub
+from troposphere import events as tevents
+from troposphere import logs as tlogs
+
+from mediapipe_cfn import contract, ids
+from mediapipe_cfn.components import _refs
+from mediapipe_cfn.iam import POLICY_VERSION
+from mediapipe_cfn.template import BuildContext
+
+# EventBridge's upper limits for a target's retries.
+MAX_RETRY_ATTEMPTS = 185
+MAX_EVENT_AGE_SECONDS = 24 * 60 * 60
+S3_OBJECT_CREATED = "Object Created"
+MEDIACONVERT_JOB_STATE_CHANGE = "MediaConvert Job State Change"
+# Services that write an EventBridge rule's events into a log group.
+LOG_DELIVERY_SERVICES = ("delivery.logs.amazonaws.com", "events.amazonaws.com")
+
+
+def build(ctx: BuildContext) -> None:
+    ctx.add(upload_created_rule(ctx))
+    ctx.add(job_events_log_group(ctx))
+    ctx.add(job_events_log_policy())
+    ctx.add(job_state_change_rule(ctx))
+    ctx.output(
+        f"{ids.UPLOAD_EVENTS_RULE}Arn",
+        GetAtt(ids.UPLOAD_EVENTS_RULE, "Arn"),
+        "EventBridge rule that queues each upload for processing.",
+    )
+    ctx.output(
+        f"{ids.JOB_STATE_RULE}Arn",
+        GetAtt(ids.JOB_STATE_RULE, "Arn"),
+        "EventBridge rule that routes this pipeline's MediaConvert job events.",
+    )
+    ctx.output(
+        "JobEventsLogGroupName",
+        Ref(ids.JOB_EVENTS_LOG_GROUP),
+        "Log group holding every MediaConvert job event of this pipeline.",
+    )
+
+
+def retry_policy() -> tevents.RetryPolicy:
+    return tevents.RetryPolicy(
+        MaximumRetryAttempts=MAX_RETRY_ATTEMPTS, MaximumEventAgeInSeconds=MAX_EVENT_AGE_SECONDS
+    )
+
+
+def dead_letter_config() -> tevents.DeadLetterConfig:
+    return tevents.DeadLetterConfig(Arn=GetAtt(ids.EVENTS_DLQ, "Arn"))
+
+
+def upload_event_pattern(ctx: BuildContext) -> dict[str, Any]:
+    return {
+        "source": ["aws.s3"],
+        "detail-type": [S3_OBJECT_CREATED],
+        "detail": {
+            "bucket": {"name": [Ref(ids.UPLOADS_BUCKET)]},
+            "object": {"key": [{"prefix": ctx.profile.ingest.prefix}]},
+        },
+    }
+
+
+def job_state_event_pattern() -> dict[str, Any]:
+    return {
+        "source": ["aws.mediaconvert"],
+        "detail-type": [MEDIACONVERT_JOB_STATE_CHANGE],
+        "detail": {"userMetadata": {contract.META_PIPELINE_ID: [_refs.pipeline_id()]}},
+    }
+
+
+def upload_created_rule(ctx: BuildContext) -> tevents.Rule:
+    return tevents.Rule(
+        ids.UPLOAD_EVENTS_RULE,
+        Name=Sub(_refs.UPLOAD_RULE_NAME),
+        Description="Queues every object created under the ingest prefix of the uploads bucket.",
+        State="ENABLED",
+        EventPattern=upload_event_pattern(ctx),
+        Targets=[
+            tevents.Target(
+                Id="ProcessingQueue",
+                Arn=GetAtt(ids.PROCESSING_QUEUE, "Arn"),
+                RetryPolicy=retry_policy(),
+                DeadLetterConfig=dead_letter_config(),
+            )
+        ],
+        Tags=_refs.tags(ctx),
+    )
+
+
+def job_state_change_rule(ctx: BuildContext) -> tevents.Rule:
+    return tevents.Rule(
+        ids.JOB_STATE_RULE,
+        Name=Sub(_refs.JOB_STATE_RULE_NAME),
+        Description="Routes this pipeline's MediaConvert job state changes to the status "
+        "processor and the job events log.",
+        State="ENABLED",
+        EventPattern=job_state_event_pattern(),
+        Targets=[
+            tevents.Target(
+                Id="JobStatusProcessor",
+                Arn=GetAtt(ids.STATUS_FUNCTION, "Arn"),
+                RetryPolicy=retry_policy(),
+                DeadLetterConfig=dead_letter_config(),
+            ),
+            tevents.Target(
+                Id="JobEventsLog",
+                Arn=GetAtt(ids.JOB_EVENTS_LOG_GROUP, "Arn"),
+                RetryPolicy=retry_policy(),
+                DeadLetterConfig=dead_letter_config(),
+            ),
+        ],
+        Tags=_refs.tags(ctx),
+    )
+
+
+def job_events_log_group(ctx: BuildContext) -> tlogs.LogGroup:
+    # Kept after the stack in production, like the table it explains.
+    lifetime = "Retain" if ctx.profile.environment == "prod" else "Delete"
+    return tlogs.LogGroup(
+        ids.JOB_EVENTS_LOG_GROUP,
+        DeletionPolicy=lifetime,
+        UpdateReplacePolicy=lifetime,
+        LogGroupName=Sub(_refs.JOB_EVENTS_LOG_GROUP_NAME),
+        RetentionInDays=ctx.profile.functions.log_retention_days,
+        KmsKeyId=_refs.log_group_key_arn(),
+        Tags=_refs.tags(ctx),
+    )
+
+
+def job_events_log_policy() -> tlogs.ResourcePolicy:
+    """Let EventBridge write the job state rule's events into the job events log group.
+
+    Log streams may be created by EventBridge for any rule (the request carries no rule ARN);
+    log events may only be put on behalf of the job state rule. CloudFormation takes this
+    document as a JSON string, so the ARNs in it are filled in by ``Fn::Sub``.
+    """
+    principal = Principal("Service", list(LOG_DELIVERY_SERVICES))
+    log_group_arn = f"${{{ids.JOB_EVENTS_LOG_GROUP}.Arn}}"
+    document = PolicyDocument(
+        Version=POLICY_VERSION,
+        Statement=[
+            Statement(
+                Sid="EventBridgeCreatesJobEventStreams",
+                Effect="Allow",
+                Principal=principal,
+                Action=[logs.CreateLogStream],
+                Resource=[log_group_arn],
+            ),
+            Statement(
+                Sid="JobStateRuleWritesJobEvents",
+                Effect="Allow",
+                Principal=principal,
+                Action=[logs.PutLogEvents],
+                Resource=[log_group_arn],
+                Condition=Condition(ArnEquals("aws:SourceArn", f"${{{ids.JOB_STATE_RULE}.Arn}}")),
+            ),
+        ],
+    )
+    return tlogs.ResourcePolicy(
+        ids.JOB_EVENTS_LOG_POLICY,
+        PolicyName=Sub("${AWS::StackName}-mediaconvert-job-events"),
+        PolicyDocument=Sub(document.to_json(indent=None)),
+    )

@@ -1,0 +1,112 @@
+"""MediaConvert: the on-demand queue the pipeline's jobs run in and the role they run as.
+
+The role is created unless the ``MediaConvertRoleArn`` parameter names an existing one. It can
+read uploads (ingest prefix only), write outputs and use the pipeline key through S3 -- nothing
+else -- and only MediaConvert, working for this account on jobs in this stack's queue, can
+assume it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from awacs import kms, s3, sts
+from awacs.aws import Allow, ArnEquals, Condition, Statement, StringEquals
+from troposphere import GetAtt, Ref, Sub
+from troposphere import iam as iam_resources
+from troposphere.mediaconvert import Queue
+
+from mediapipe_cfn import ids
+from mediapipe_cfn.components import _refs
+from mediapipe_cfn.components.compute import key_statement, service_endpoint
+from mediapipe_cfn.iam import allow, document, service_principal
+from mediapipe_cfn.template import BuildContext
+
+
+def queue_name() -> Sub:
+    return Sub("${AWS::StackName}-jobs")
+
+
+def queue(ctx: BuildContext) -> Queue:
+    return Queue(
+        ids.MEDIACONVERT_QUEUE,
+        Name=queue_name(),
+        Description="Transcoding jobs of this media pipeline.",
+        # CloudFormation can only create on-demand queues; reserved ones are bought separately.
+        PricingPlan="ON_DEMAND",
+        Status="ACTIVE",
+        # MediaConvert's resource schema takes tags as a plain map, not a Key/Value list.
+        Tags=_refs.tag_values(ctx),
+    )
+
+
+def trust_policy() -> Any:
+    """MediaConvert may assume the role for jobs of this account in this stack's queue only.
+
+    MediaConvert sets ``aws:SourceArn`` to the ARN of the queue the job runs in (its
+    confused-deputy guidance), and the orchestrator may submit to this queue only.
+    """
+    return document(
+        Statement(
+            Sid="MediaConvertAssumesRoleForPipelineJobs",
+            Effect=Allow,
+            Action=[sts.AssumeRole],
+            Principal=service_principal("mediaconvert"),
+            Condition=Condition(
+                [
+                    StringEquals("aws:SourceAccount", Ref("AWS::AccountId")),
+                    ArnEquals("aws:SourceArn", GetAtt(ids.MEDIACONVERT_QUEUE, "Arn")),
+                ]
+            ),
+        )
+    )
+
+
+def role_statements(ctx: BuildContext) -> list[Statement]:
+    prefix = ctx.profile.ingest.prefix
+    return [
+        allow(
+            "ReadUploads",
+            [s3.GetObject, s3.GetObjectVersion],
+            [_refs.objects_arn(ids.UPLOADS_BUCKET, f"{prefix}*")],
+        ),
+        allow("WriteOutputs", [s3.PutObject], [_refs.objects_arn(ids.OUTPUTS_BUCKET)]),
+        # Reading SSE-KMS uploads needs Decrypt, writing SSE-KMS outputs GenerateDataKey; both
+        # only as S3 works on the role's behalf.
+        key_statement(
+            "UseKeyThroughS3",
+            [kms.Decrypt, kms.GenerateDataKey],
+            StringEquals("kms:ViaService", service_endpoint("s3")),
+        ),
+    ]
+
+
+def role(ctx: BuildContext) -> iam_resources.Role:
+    return iam_resources.Role(
+        ids.MEDIACONVERT_ROLE,
+        Condition=ids.C_CREATE_MEDIACONVERT_ROLE,
+        AssumeRolePolicyDocument=trust_policy(),
+        Description="Role MediaConvert jobs of this pipeline run as: read uploads, write outputs.",
+        Policies=[
+            iam_resources.Policy(
+                PolicyName="mediaconvert-jobs-least-privilege",
+                PolicyDocument=document(*role_statements(ctx)),
+            )
+        ],
+        Tags=_refs.tags(ctx),
+    )
+
+
+def build(ctx: BuildContext) -> None:
+    ctx.add(queue(ctx))
+    ctx.add(role(ctx))
+    ctx.output(
+        "MediaConvertJobRoleArn",
+        _refs.mediaconvert_role_arn(),
+        "ARN of the role MediaConvert jobs run as (created, or the MediaConvertRoleArn given).",
+    )
+    ctx.output(
+        "MediaConvertQueueArn",
+        GetAtt(ids.MEDIACONVERT_QUEUE, "Arn"),
+        "ARN of the on-demand MediaConvert queue the pipeline's jobs run in.",
+    )
