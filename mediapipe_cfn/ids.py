@@ -1,4 +1,4 @@
-"""Logical IDs of the template's resources, parameters and conditions.
+"""Logical IDs of the template's resources, parameters, conditions and outputs.
 
 They are part of the public contract: CloudFormation replaces a resource whose logical ID changes
 (a bucket or table replaced is data lost), so these strings never change between versions.
@@ -72,11 +72,51 @@ STATUS_LOG_GROUP: Final = "JobStatusProcessorLogGroup"
 STATUS_INVOKE_CONFIG: Final = "JobStatusProcessorInvokeConfig"
 STATUS_INVOKE_PERMISSION: Final = "JobStatusProcessorEventsPermission"
 
-# Notifications and observability
+# Notifications
 ALARM_TOPIC: Final = "AlarmTopic"
 ALARM_TOPIC_POLICY: Final = "AlarmTopicPolicy"
+# + a hash of the address (see notifications.subscription_id), e.g. AlarmEmailSubscription1a2b3c4d5e
+ALARM_EMAIL_SUBSCRIPTION_PREFIX: Final = "AlarmEmailSubscription"
 ASSET_EVENTS_TOPIC: Final = "AssetEventsTopic"
+ASSET_EVENTS_TOPIC_POLICY: Final = "AssetEventsTopicPolicy"
+
+# Observability
 DASHBOARD: Final = "PipelineDashboard"
+QUEUE_DEPTH_ALARM: Final = "ProcessingQueueDepthAlarm"
+QUEUE_AGE_ALARM: Final = "ProcessingQueueOldestMessageAlarm"
+JOB_FAILURE_RATE_ALARM: Final = "JobFailureRateAlarm"
+PROCESSING_DLQ_ALARM: Final = "ProcessingDeadLetterQueueNotEmptyAlarm"
+EVENTS_DLQ_ALARM: Final = "EventDeliveryDeadLetterQueueNotEmptyAlarm"
+STATUS_FAILURE_QUEUE_ALARM: Final = "StatusProcessorFailureQueueNotEmptyAlarm"
+ORCHESTRATOR_ERRORS_ALARM: Final = "IngestOrchestratorErrorsAlarm"
+STATUS_ERRORS_ALARM: Final = "JobStatusProcessorErrorsAlarm"
+
+# Outputs. Each is exported as "<stack name>-<output ID>", the name other stacks import it by.
+O_UPLOADS_BUCKET_NAME: Final = "UploadsBucketName"
+O_OUTPUTS_BUCKET_NAME: Final = "OutputsBucketName"
+O_ACCESS_LOGS_BUCKET_NAME: Final = "AccessLogsBucketName"
+O_KMS_KEY_ARN: Final = "KmsKeyArn"
+O_PROCESSING_QUEUE_URL: Final = "ProcessingQueueUrl"
+O_PROCESSING_QUEUE_ARN: Final = "ProcessingQueueArn"
+O_PROCESSING_DLQ_URL: Final = "ProcessingDeadLetterQueueUrl"
+O_PROCESSING_DLQ_ARN: Final = "ProcessingDeadLetterQueueArn"
+O_EVENTS_DLQ_URL: Final = "EventDeliveryDeadLetterQueueUrl"
+O_EVENTS_DLQ_ARN: Final = "EventDeliveryDeadLetterQueueArn"
+O_STATUS_FAILURE_QUEUE_URL: Final = "StatusProcessorFailureQueueUrl"
+O_STATUS_FAILURE_QUEUE_ARN: Final = "StatusProcessorFailureQueueArn"
+O_ASSETS_TABLE_NAME: Final = "MediaAssetsTableName"
+O_ASSETS_TABLE_ARN: Final = "MediaAssetsTableArn"
+O_MEDIACONVERT_ROLE_ARN: Final = "MediaConvertJobRoleArn"
+O_MEDIACONVERT_QUEUE_ARN: Final = "MediaConvertQueueArn"
+O_TRANSCODE_PARAMETER_NAME: Final = "TranscodeConfigParameterName"
+O_ORCHESTRATOR_FUNCTION_ARN: Final = "IngestOrchestratorFunctionArn"
+O_STATUS_FUNCTION_ARN: Final = "JobStatusProcessorFunctionArn"
+O_UPLOAD_EVENTS_RULE_ARN: Final = "UploadCreatedRuleArn"
+O_JOB_STATE_RULE_ARN: Final = "JobStateChangeRuleArn"
+O_JOB_EVENTS_LOG_GROUP_NAME: Final = "JobEventsLogGroupName"
+O_ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
+O_ASSET_EVENTS_TOPIC_ARN: Final = "AssetEventsTopicArn"
+O_DASHBOARD_URL: Final = "DashboardUrl"
 
 
 def runtime_config_parameter_name(prefix: str) -> str:

@@ -12,21 +12,31 @@ by its alias. Three expressions cover the two cases:
   those accept the alias ARN of an existing key.
 * :func:`key_use_statement` in IAM policies: KMS authorises against the key ARN, never the alias
   ARN, so an existing key is matched by ``key/*`` narrowed with the ``kms:ResourceAliases``
-  condition to the key that carries the alias.
+  condition to the key that carries the alias. :func:`key_use_through_services` is the usual
+  case of it: data-key use only through the AWS services named.
 * :func:`log_group_key_arn` for CloudWatch Logs, which accepts only a key ARN: log groups use the
   created key and fall back to the service's own encryption for an existing key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
-from awacs.aws import Action, Allow, Condition, ForAnyValueStringEquals, Statement
+from awacs import kms
+from awacs.aws import (
+    Action,
+    Allow,
+    ConditionElement,
+    ForAnyValueStringEquals,
+    Statement,
+    StringEquals,
+)
 from troposphere import Equals, GetAtt, If, NoValue, Ref, Sub, Tags
 
 from mediapipe_cfn import ids
-from mediapipe_cfn.iam import arn
+from mediapipe_cfn.iam import arn, condition
+from mediapipe_cfn.profile.model import Profile
 from mediapipe_cfn.template import BuildContext
 
 # Names (``Sub`` patterns) of the EventBridge rules. They are fixed rather than generated so that
@@ -44,10 +54,42 @@ JOB_EVENTS_LOG_GROUP_NAME = "/aws/events/${AWS::StackName}/mediaconvert-jobs"
 TAG_PIPELINE = "mediapipe:pipeline"
 TAG_ENVIRONMENT = "mediapipe:environment"
 
+# Short name of each function: the suffix of its name after the stack name, and its label on the
+# dashboard and in alarm descriptions.
+FUNCTION_SHORT_NAMES: Final[Mapping[str, str]] = {
+    ids.ORCHESTRATOR_FUNCTION: "ingest-orchestrator",
+    ids.STATUS_FUNCTION: "job-status-processor",
+}
+
 
 def pipeline_id() -> Ref:
     """The pipeline's identity at run time: the stack name (unique per account and region)."""
     return Ref("AWS::StackName")
+
+
+def metrics_namespace(profile: Profile) -> str:
+    """CloudWatch namespace of the handlers' EMF metrics (the dashboard and alarms read it too).
+
+    Pipelines that share a prefix share the namespace; the ``Pipeline`` dimension (the stack
+    name) tells them apart.
+    """
+    return profile.naming.prefix
+
+
+def retained() -> dict[str, str]:
+    """``DeletionPolicy`` and ``UpdateReplacePolicy`` of a resource that outlives the stack."""
+    return {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+
+
+def retained_in_production(ctx: BuildContext) -> dict[str, str]:
+    """Both policies for data kept after the stack in production and deleted with it elsewhere."""
+    lifetime = "Retain" if ctx.profile.environment == "prod" else "Delete"
+    return {"DeletionPolicy": lifetime, "UpdateReplacePolicy": lifetime}
+
+
+def scanner_skip_metadata(*checks: tuple[str, str]) -> dict[str, Any]:
+    """Resource metadata telling checkov which checks do not apply here, each with its reason."""
+    return {"checkov": {"skip": [{"id": check, "comment": reason} for check, reason in checks]}}
 
 
 def is_production(ctx: BuildContext) -> str:
@@ -79,7 +121,7 @@ def existing_key_alias_arn() -> Sub:
 
 def log_group_key_arn() -> If:
     """``KmsKeyId`` of a log group: the created key, or none (CloudWatch Logs takes no alias)."""
-    return If(ids.C_CREATE_KMS_KEY, GetAtt(ids.KMS_KEY, "Arn"), NoValue)
+    return If(ids.C_CREATE_KMS_KEY, created_key_arn(), NoValue)
 
 
 def created_key_alias(prefix: str) -> Sub:
@@ -87,28 +129,45 @@ def created_key_alias(prefix: str) -> Sub:
     return Sub(f"alias/{prefix}-${{AWS::StackName}}")
 
 
-def key_use_statement(sid: str, actions: Sequence[Action]) -> Statement:
+def key_use_statement(
+    sid: str, actions: Sequence[Action], *conditions: ConditionElement
+) -> Statement:
     """IAM Allow of ``actions`` on the pipeline key, exact in both key cases.
 
     Created key: the resource is its ARN. Existing key: any key of this account and region whose
-    aliases include ``KmsKeyAlias`` -- which is that one key.
+    aliases include ``KmsKeyAlias`` -- which is that one key. ``conditions`` (ANDed) narrow the
+    grant further in both cases.
     """
+    alias_match = ForAnyValueStringEquals("kms:ResourceAliases", Ref(ids.P_KMS_KEY_ALIAS))
     return Statement(
         Sid=sid,
         Effect=Allow,
         Action=list(actions),
-        Resource=[
-            If(
-                ids.C_CREATE_KMS_KEY,
-                GetAtt(ids.KMS_KEY, "Arn"),
-                arn("kms", "key/*"),
-            )
-        ],
+        Resource=[If(ids.C_CREATE_KMS_KEY, created_key_arn(), arn("kms", "key/*"))],
         Condition=If(
             ids.C_CREATE_KMS_KEY,
-            NoValue,
-            Condition(ForAnyValueStringEquals("kms:ResourceAliases", Ref(ids.P_KMS_KEY_ALIAS))),
+            condition(*conditions) if conditions else NoValue,
+            condition(*conditions, alias_match),
         ),
+    )
+
+
+def via_service_endpoint(service: str) -> Sub:
+    """``<service>.<region>.<URL suffix>``: the value of ``kms:ViaService`` for that service."""
+    return Sub(f"{service}.${{AWS::Region}}.${{AWS::URLSuffix}}")
+
+
+def key_use_through_services(sid: str, services: Sequence[str]) -> Statement:
+    """Data-key use of the pipeline key (Decrypt, GenerateDataKey) only through ``services``.
+
+    That is what reading and writing data encrypted with the key in S3, SQS, DynamoDB or SNS
+    takes; the ``kms:ViaService`` condition keeps the grant from being used with KMS directly.
+    """
+    endpoints = [via_service_endpoint(service) for service in sorted(services)]
+    return key_use_statement(
+        sid,
+        [kms.Decrypt, kms.GenerateDataKey],
+        StringEquals("kms:ViaService", endpoints[0] if len(endpoints) == 1 else endpoints),
     )
 
 

@@ -11,14 +11,14 @@ it performs them on, and an explicit log group so retention and encryption are o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from awacs import dynamodb, events, kms, logs, mediaconvert, s3, sns, sqs, ssm, sts, xray
+from awacs import dynamodb, events, kms, logs, mediaconvert, s3, sns, sqs, ssm, xray
 from awacs import iam as iam_actions
-from awacs.aws import Action, Allow, Condition, ForAnyValueStringEquals, Statement, StringEquals
-from troposphere import GetAtt, If, Ref, Sub, awslambda
+from awacs.aws import PolicyDocument, Statement, StringEquals
+from troposphere import GetAtt, Ref, Sub, awslambda
 from troposphere import iam as iam_resources
 from troposphere.logs import LogGroup
 from troposphere.validators import integer
@@ -26,7 +26,7 @@ from troposphere.validators import integer
 from mediapipe_cfn import contract, ids
 from mediapipe_cfn.components import _refs
 from mediapipe_cfn.contract import Env
-from mediapipe_cfn.iam import allow, arn, document, service_principal
+from mediapipe_cfn.iam import allow, arn, document, trust_statement
 from mediapipe_cfn.profile.model import FunctionSettings, Profile
 from mediapipe_cfn.template import BuildContext
 
@@ -70,7 +70,7 @@ ORCHESTRATOR = FunctionSpec(
     function_id=ids.ORCHESTRATOR_FUNCTION,
     role_id=ids.ORCHESTRATOR_ROLE,
     log_group_id=ids.ORCHESTRATOR_LOG_GROUP,
-    name_suffix="ingest-orchestrator",
+    name_suffix=_refs.FUNCTION_SHORT_NAMES[ids.ORCHESTRATOR_FUNCTION],
     handler=f"{HANDLER_MODULE}.ingest_orchestrator.handler",
     description="Validates uploads from the processing queue and submits MediaConvert jobs.",
 )
@@ -78,21 +78,12 @@ STATUS_PROCESSOR = FunctionSpec(
     function_id=ids.STATUS_FUNCTION,
     role_id=ids.STATUS_ROLE,
     log_group_id=ids.STATUS_LOG_GROUP,
-    name_suffix="job-status-processor",
+    name_suffix=_refs.FUNCTION_SHORT_NAMES[ids.STATUS_FUNCTION],
     handler=f"{HANDLER_MODULE}.job_status_processor.handler",
     description="Records MediaConvert job state changes on the asset and announces final states.",
 )
 FUNCTIONS: tuple[FunctionSpec, ...] = (ORCHESTRATOR, STATUS_PROCESSOR)
 MAX_STACK_NAME_LENGTH = MAX_FUNCTION_NAME_LENGTH - 1 - max(len(f.name_suffix) for f in FUNCTIONS)
-
-
-def metrics_namespace(profile: Profile) -> str:
-    """CloudWatch namespace of the handlers' EMF metrics (the dashboard and alarms read it too).
-
-    Pipelines that share a prefix share the namespace; the ``Pipeline`` dimension (the stack
-    name) tells them apart.
-    """
-    return profile.naming.prefix
 
 
 def function_name(spec: FunctionSpec) -> Sub:
@@ -105,29 +96,7 @@ def log_group_name(spec: FunctionSpec) -> Sub:
 
 def runtime_config_parameter_arn(profile: Profile) -> Sub:
     # The parameter name starts with "/", which the ARN keeps after "parameter".
-    name = ids.runtime_config_parameter_name(profile.naming.prefix)
-    return Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{name}")
-
-
-def service_endpoint(service: str) -> Sub:
-    """``<service>.<region>.<URL suffix>``: the value of ``kms:ViaService`` for that service."""
-    return Sub(f"{service}.${{AWS::Region}}.${{AWS::URLSuffix}}")
-
-
-def key_statement(sid: str, actions: Sequence[Action], *conditions: Any) -> Statement:
-    """``_refs.key_use_statement`` narrowed further by ``conditions`` (ANDed).
-
-    The existing-key case keeps the ``kms:ResourceAliases`` match that pins the one key.
-    """
-    statement = _refs.key_use_statement(sid, actions)
-    if conditions:
-        alias_match = ForAnyValueStringEquals("kms:ResourceAliases", Ref(ids.P_KMS_KEY_ALIAS))
-        statement.Condition = If(
-            ids.C_CREATE_KMS_KEY,
-            Condition(list(conditions)),
-            Condition([*conditions, alias_match]),
-        )
-    return statement
+    return arn("ssm", f"parameter{ids.runtime_config_parameter_name(profile.naming.prefix)}")
 
 
 class SqsScalingConfig(awslambda.ScalingConfig):
@@ -210,7 +179,7 @@ CONCURRENCY_FROM_SHARED_POOL = (
 )
 
 
-def scanner_skips(spec: FunctionSpec, settings: FunctionSettings) -> list[tuple[str, str]]:
+def skipped_checks(spec: FunctionSpec, settings: FunctionSettings) -> list[tuple[str, str]]:
     skips = [NO_VPC]
     if spec.function_id == ids.ORCHESTRATOR_FUNCTION:
         skips.append(QUEUE_REDRIVE_IS_THE_DLQ)
@@ -226,8 +195,10 @@ def scanner_skips(spec: FunctionSpec, settings: FunctionSettings) -> list[tuple[
 def function_metadata(
     spec: FunctionSpec, settings: FunctionSettings, code: awslambda.Code | str
 ) -> dict[str, Any]:
-    skips = [{"id": check, "comment": reason} for check, reason in scanner_skips(spec, settings)]
-    return {**code_metadata(code), "checkov": {"skip": skips}}
+    return {
+        **code_metadata(code),
+        **_refs.scanner_skip_metadata(*skipped_checks(spec, settings)),
+    }
 
 
 def environment(ctx: BuildContext, spec: FunctionSpec) -> dict[str, Any]:
@@ -247,7 +218,7 @@ def environment(ctx: BuildContext, spec: FunctionSpec) -> dict[str, Any]:
         Env.EVENT_BUS_NAME: profile.notifications.event_bus,
         Env.NOTIFICATION_TOPIC_ARN: topic_arn,
         Env.PIPELINE_ID: _refs.pipeline_id(),
-        Env.METRICS_NAMESPACE: metrics_namespace(profile),
+        Env.METRICS_NAMESPACE: _refs.metrics_namespace(profile),
         Env.SERVICE_NAME: spec.name_suffix,
         Env.LOG_LEVEL: profile.functions.log_level,
     }
@@ -257,15 +228,8 @@ def environment(ctx: BuildContext, spec: FunctionSpec) -> dict[str, Any]:
 # --- IAM -------------------------------------------------------------------------------------
 
 
-def assume_role_policy() -> Any:
-    return document(
-        Statement(
-            Sid="LambdaAssumesRole",
-            Effect=Allow,
-            Action=[sts.AssumeRole],
-            Principal=service_principal("lambda"),
-        )
-    )
+def assume_role_policy() -> PolicyDocument:
+    return document(trust_statement("LambdaAssumesRole", "lambda"))
 
 
 def common_statements(spec: FunctionSpec, profile: Profile) -> list[Statement]:
@@ -282,7 +246,7 @@ def common_statements(spec: FunctionSpec, profile: Profile) -> list[Statement]:
         allow("ReadRuntimeConfig", [ssm.GetParameter], [runtime_config_parameter_arn(profile)]),
         # Environment variables are encrypted with the pipeline key under an encryption context
         # naming the function; this grant opens exactly this function's variables.
-        key_statement(
+        _refs.key_use_statement(
             "DecryptOwnEnvironment",
             [kms.Decrypt],
             StringEquals(
@@ -290,15 +254,6 @@ def common_statements(spec: FunctionSpec, profile: Profile) -> list[Statement]:
             ),
         ),
     ]
-
-
-def key_via_services(sid: str, services: Sequence[str]) -> Statement:
-    """Data-key use of the pipeline key, only through the AWS services named."""
-    return key_statement(
-        sid,
-        [kms.Decrypt, kms.GenerateDataKey],
-        StringEquals({"kms:ViaService": [service_endpoint(s) for s in sorted(services)]}),
-    )
 
 
 def upload_objects_arn(profile: Profile) -> Sub:
@@ -346,7 +301,7 @@ def orchestrator_statements(ctx: BuildContext) -> list[Statement]:
             [_refs.mediaconvert_role_arn()],
             StringEquals("iam:PassedToService", "mediaconvert.amazonaws.com"),
         ),
-        key_via_services("UseKeyForQueueTableAndUploads", ["dynamodb", "s3", "sqs"]),
+        _refs.key_use_through_services("UseKeyForQueueTableAndUploads", ["dynamodb", "s3", "sqs"]),
     ]
 
 
@@ -401,7 +356,9 @@ def status_processor_statements(ctx: BuildContext) -> list[Statement]:
     if publish_to_topic:
         statements.append(allow("PublishFinalStates", [sns.Publish], [Ref(ids.ASSET_EVENTS_TOPIC)]))
         key_services.append("sns")
-    statements.append(key_via_services("UseKeyForQueuesTableTopicAndOutputs", key_services))
+    statements.append(
+        _refs.key_use_through_services("UseKeyForQueuesTableTopicAndOutputs", key_services)
+    )
     return statements
 
 
@@ -526,12 +483,12 @@ def build(ctx: BuildContext) -> None:
     ctx.add(status_invoke_config())
     ctx.add(status_invoke_permission())
     ctx.output(
-        "IngestOrchestratorFunctionArn",
+        ids.O_ORCHESTRATOR_FUNCTION_ARN,
         GetAtt(ids.ORCHESTRATOR_FUNCTION, "Arn"),
         "ARN of the ingest-orchestrator Lambda function.",
     )
     ctx.output(
-        "JobStatusProcessorFunctionArn",
+        ids.O_STATUS_FUNCTION_ARN,
         GetAtt(ids.STATUS_FUNCTION, "Arn"),
         "ARN of the job-status-processor Lambda function.",
     )

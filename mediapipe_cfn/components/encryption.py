@@ -19,10 +19,8 @@ from __future__ import annotations
 from awacs import kms
 from awacs.aws import (
     Action,
-    Allow,
     ArnEquals,
     ArnLike,
-    Condition,
     PolicyDocument,
     Principal,
     Statement,
@@ -34,7 +32,7 @@ from troposphere import kms as tkms
 
 from mediapipe_cfn import ids
 from mediapipe_cfn.components import _refs
-from mediapipe_cfn.iam import POLICY_VERSION, arn, service_principal
+from mediapipe_cfn.iam import allow, arn, document, service_principal
 from mediapipe_cfn.template import BuildContext
 
 # A deleted key would make every retained bucket, table backup and log unreadable, so the key
@@ -91,6 +89,8 @@ LOGS_ACTIONS: tuple[Action, ...] = (
     kms.ReEncryptTo,
 )
 LOGS_CONTEXT_KEY = "kms:EncryptionContext:aws:logs:arn"
+# A key policy's Resource: "*" there means the key the policy is attached to, nothing else.
+KEY_ITSELF = ("*",)
 
 
 def build(ctx: BuildContext) -> None:
@@ -104,7 +104,7 @@ def build(ctx: BuildContext) -> None:
         )
     )
     ctx.output(
-        "KmsKeyArn",
+        ids.O_KMS_KEY_ARN,
         _refs.key_arn(),
         "KMS key that encrypts the pipeline's data: the created key's ARN, or the alias ARN "
         "of the existing key.",
@@ -115,8 +115,7 @@ def pipeline_key(ctx: BuildContext) -> tkms.Key:
     return tkms.Key(
         ids.KMS_KEY,
         Condition=ids.C_CREATE_KMS_KEY,
-        DeletionPolicy="Retain",
-        UpdateReplacePolicy="Retain",
+        **_refs.retained(),
         Description=Sub(
             f"{ctx.profile.naming.prefix} media pipeline ${{AWS::StackName}}: uploads, outputs, "
             "queues, topics, table and logs"
@@ -132,78 +131,63 @@ def pipeline_key(ctx: BuildContext) -> tkms.Key:
 
 
 def key_policy() -> PolicyDocument:
-    return PolicyDocument(
-        Version=POLICY_VERSION,
-        Statement=[
-            account_statement(),
-            eventbridge_statement(),
-            cloudwatch_alarms_statement(),
-            cloudwatch_logs_statement(),
-        ],
+    return document(
+        account_statement(),
+        eventbridge_statement(),
+        cloudwatch_alarms_statement(),
+        cloudwatch_logs_statement(),
     )
 
 
 def account_statement() -> Statement:
     """The account root: IAM policies in this account may grant the key; it stays manageable."""
-    return Statement(
-        Sid="AccountAdministersAndGrantsThroughIam",
-        Effect=Allow,
-        Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
-        Action=list(ACCOUNT_KEY_ACTIONS),
-        Resource=["*"],
+    return allow(
+        "AccountAdministersAndGrantsThroughIam",
+        ACCOUNT_KEY_ACTIONS,
+        KEY_ITSELF,
+        principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
     )
 
 
 def eventbridge_statement() -> Statement:
     # SQS documents aws:SourceArn (the rule) for EventBridge deliveries to encrypted queues. It
     # is the only condition used: keys SQS does not pass would silently drop events.
-    return Statement(
-        Sid="EventBridgeRulesDeliverToEncryptedQueues",
-        Effect=Allow,
-        Principal=service_principal("events"),
-        Action=list(ENVELOPE_ACTIONS),
-        Resource=["*"],
-        Condition=Condition(
-            ArnEquals(
-                "aws:SourceArn",
-                [
-                    _refs.rule_arn(_refs.UPLOAD_RULE_NAME),
-                    _refs.rule_arn(_refs.JOB_STATE_RULE_NAME),
-                ],
-            )
+    return allow(
+        "EventBridgeRulesDeliverToEncryptedQueues",
+        ENVELOPE_ACTIONS,
+        KEY_ITSELF,
+        ArnEquals(
+            "aws:SourceArn",
+            [
+                _refs.rule_arn(_refs.UPLOAD_RULE_NAME),
+                _refs.rule_arn(_refs.JOB_STATE_RULE_NAME),
+            ],
         ),
+        principal=service_principal("events"),
     )
 
 
 def cloudwatch_alarms_statement() -> Statement:
-    return Statement(
-        Sid="CloudWatchAlarmsPublishToEncryptedTopic",
-        Effect=Allow,
-        Principal=service_principal("cloudwatch"),
-        Action=list(ENVELOPE_ACTIONS),
-        Resource=["*"],
-        Condition=Condition(
-            [
-                StringEquals("aws:SourceAccount", Sub("${AWS::AccountId}")),
-                ArnLike("aws:SourceArn", arn("cloudwatch", "alarm:*")),
-            ]
-        ),
+    return allow(
+        "CloudWatchAlarmsPublishToEncryptedTopic",
+        ENVELOPE_ACTIONS,
+        KEY_ITSELF,
+        StringEquals("aws:SourceAccount", Sub("${AWS::AccountId}")),
+        ArnLike("aws:SourceArn", arn("cloudwatch", "alarm:*")),
+        principal=service_principal("cloudwatch"),
     )
 
 
 def cloudwatch_logs_statement() -> Statement:
-    return Statement(
-        Sid="CloudWatchLogsEncryptsPipelineLogGroups",
-        Effect=Allow,
-        # The Logs service principal is regional: logs.<region>.amazonaws.com.
-        Principal=Principal("Service", [Sub("logs.${AWS::Region}.${AWS::URLSuffix}")]),
-        Action=list(LOGS_ACTIONS),
-        Resource=["*"],
+    return allow(
+        "CloudWatchLogsEncryptsPipelineLogGroups",
+        LOGS_ACTIONS,
+        KEY_ITSELF,
         # The encryption context is a string condition key (it holds the log group's ARN).
-        Condition=Condition(
-            StringLike(
-                LOGS_CONTEXT_KEY,
-                [arn("logs", f"log-group:{name}") for name in _refs.LOG_GROUP_NAME_PATTERNS],
-            )
+        StringLike(
+            LOGS_CONTEXT_KEY,
+            [arn("logs", f"log-group:{name}") for name in _refs.LOG_GROUP_NAME_PATTERNS],
         ),
+        # The Logs service principal is regional: logs.<region>.amazonaws.com.
+        principal=Principal("Service", [Sub("logs.${AWS::Region}.${AWS::URLSuffix}")]),
     )

@@ -18,14 +18,14 @@ from __future__ import annotations
 from typing import Any
 
 from awacs import logs
-from awacs.aws import ArnEquals, Condition, PolicyDocument, Principal, Statement
+from awacs.aws import ArnEquals, Principal
 from troposphere import GetAtt, Ref, Sub
 from troposphere import events as tevents
 from troposphere import logs as tlogs
 
 from mediapipe_cfn import contract, ids
 from mediapipe_cfn.components import _refs
-from mediapipe_cfn.iam import POLICY_VERSION
+from mediapipe_cfn.iam import allow, document
 from mediapipe_cfn.template import BuildContext
 
 # EventBridge's upper limits for a target's retries.
@@ -43,30 +43,33 @@ def build(ctx: BuildContext) -> None:
     ctx.add(job_events_log_policy())
     ctx.add(job_state_change_rule(ctx))
     ctx.output(
-        f"{ids.UPLOAD_EVENTS_RULE}Arn",
+        ids.O_UPLOAD_EVENTS_RULE_ARN,
         GetAtt(ids.UPLOAD_EVENTS_RULE, "Arn"),
         "EventBridge rule that queues each upload for processing.",
     )
     ctx.output(
-        f"{ids.JOB_STATE_RULE}Arn",
+        ids.O_JOB_STATE_RULE_ARN,
         GetAtt(ids.JOB_STATE_RULE, "Arn"),
         "EventBridge rule that routes this pipeline's MediaConvert job events.",
     )
     ctx.output(
-        "JobEventsLogGroupName",
+        ids.O_JOB_EVENTS_LOG_GROUP_NAME,
         Ref(ids.JOB_EVENTS_LOG_GROUP),
         "Log group holding every MediaConvert job event of this pipeline.",
     )
 
 
-def retry_policy() -> tevents.RetryPolicy:
-    return tevents.RetryPolicy(
-        MaximumRetryAttempts=MAX_RETRY_ATTEMPTS, MaximumEventAgeInSeconds=MAX_EVENT_AGE_SECONDS
+def target(target_id: str, logical_id: str) -> tevents.Target:
+    """A rule target (by its resource's logical ID) retried to the limit, then dead-lettered."""
+    return tevents.Target(
+        Id=target_id,
+        Arn=GetAtt(logical_id, "Arn"),
+        RetryPolicy=tevents.RetryPolicy(
+            MaximumRetryAttempts=MAX_RETRY_ATTEMPTS,
+            MaximumEventAgeInSeconds=MAX_EVENT_AGE_SECONDS,
+        ),
+        DeadLetterConfig=tevents.DeadLetterConfig(Arn=GetAtt(ids.EVENTS_DLQ, "Arn")),
     )
-
-
-def dead_letter_config() -> tevents.DeadLetterConfig:
-    return tevents.DeadLetterConfig(Arn=GetAtt(ids.EVENTS_DLQ, "Arn"))
 
 
 def upload_event_pattern(ctx: BuildContext) -> dict[str, Any]:
@@ -95,14 +98,7 @@ def upload_created_rule(ctx: BuildContext) -> tevents.Rule:
         Description="Queues every object created under the ingest prefix of the uploads bucket.",
         State="ENABLED",
         EventPattern=upload_event_pattern(ctx),
-        Targets=[
-            tevents.Target(
-                Id="ProcessingQueue",
-                Arn=GetAtt(ids.PROCESSING_QUEUE, "Arn"),
-                RetryPolicy=retry_policy(),
-                DeadLetterConfig=dead_letter_config(),
-            )
-        ],
+        Targets=[target("ProcessingQueue", ids.PROCESSING_QUEUE)],
         Tags=_refs.tags(ctx),
     )
 
@@ -116,30 +112,18 @@ def job_state_change_rule(ctx: BuildContext) -> tevents.Rule:
         State="ENABLED",
         EventPattern=job_state_event_pattern(),
         Targets=[
-            tevents.Target(
-                Id="JobStatusProcessor",
-                Arn=GetAtt(ids.STATUS_FUNCTION, "Arn"),
-                RetryPolicy=retry_policy(),
-                DeadLetterConfig=dead_letter_config(),
-            ),
-            tevents.Target(
-                Id="JobEventsLog",
-                Arn=GetAtt(ids.JOB_EVENTS_LOG_GROUP, "Arn"),
-                RetryPolicy=retry_policy(),
-                DeadLetterConfig=dead_letter_config(),
-            ),
+            target("JobStatusProcessor", ids.STATUS_FUNCTION),
+            target("JobEventsLog", ids.JOB_EVENTS_LOG_GROUP),
         ],
         Tags=_refs.tags(ctx),
     )
 
 
 def job_events_log_group(ctx: BuildContext) -> tlogs.LogGroup:
-    # Kept after the stack in production, like the table it explains.
-    lifetime = "Retain" if ctx.profile.environment == "prod" else "Delete"
     return tlogs.LogGroup(
         ids.JOB_EVENTS_LOG_GROUP,
-        DeletionPolicy=lifetime,
-        UpdateReplacePolicy=lifetime,
+        # Kept after the stack in production, like the table it explains.
+        **_refs.retained_in_production(ctx),
         LogGroupName=Sub(_refs.JOB_EVENTS_LOG_GROUP_NAME),
         RetentionInDays=ctx.profile.functions.log_retention_days,
         KmsKeyId=_refs.log_group_key_arn(),
@@ -156,28 +140,23 @@ def job_events_log_policy() -> tlogs.ResourcePolicy:
     """
     principal = Principal("Service", list(LOG_DELIVERY_SERVICES))
     log_group_arn = f"${{{ids.JOB_EVENTS_LOG_GROUP}.Arn}}"
-    document = PolicyDocument(
-        Version=POLICY_VERSION,
-        Statement=[
-            Statement(
-                Sid="EventBridgeCreatesJobEventStreams",
-                Effect="Allow",
-                Principal=principal,
-                Action=[logs.CreateLogStream],
-                Resource=[log_group_arn],
-            ),
-            Statement(
-                Sid="JobStateRuleWritesJobEvents",
-                Effect="Allow",
-                Principal=principal,
-                Action=[logs.PutLogEvents],
-                Resource=[log_group_arn],
-                Condition=Condition(ArnEquals("aws:SourceArn", f"${{{ids.JOB_STATE_RULE}.Arn}}")),
-            ),
-        ],
+    policy = document(
+        allow(
+            "EventBridgeCreatesJobEventStreams",
+            [logs.CreateLogStream],
+            [log_group_arn],
+            principal=principal,
+        ),
+        allow(
+            "JobStateRuleWritesJobEvents",
+            [logs.PutLogEvents],
+            [log_group_arn],
+            ArnEquals("aws:SourceArn", f"${{{ids.JOB_STATE_RULE}.Arn}}"),
+            principal=principal,
+        ),
     )
     return tlogs.ResourcePolicy(
         ids.JOB_EVENTS_LOG_POLICY,
         PolicyName=Sub("${AWS::StackName}-mediaconvert-job-events"),
-        PolicyDocument=Sub(document.to_json(indent=None)),
+        PolicyDocument=Sub(policy.to_json(indent=None)),
     )

@@ -8,18 +8,15 @@ assume it.
 
 from __future__ import annotations
 
-from typing import Any
-
-from awacs import kms, s3, sts
-from awacs.aws import Allow, ArnEquals, Condition, Statement, StringEquals
+from awacs import s3
+from awacs.aws import ArnEquals, PolicyDocument, Statement, StringEquals
 from troposphere import GetAtt, Ref, Sub
 from troposphere import iam as iam_resources
 from troposphere.mediaconvert import Queue
 
 from mediapipe_cfn import ids
 from mediapipe_cfn.components import _refs
-from mediapipe_cfn.components.compute import key_statement, service_endpoint
-from mediapipe_cfn.iam import allow, document, service_principal
+from mediapipe_cfn.iam import allow, document, trust_statement
 from mediapipe_cfn.template import BuildContext
 
 
@@ -40,24 +37,18 @@ def queue(ctx: BuildContext) -> Queue:
     )
 
 
-def trust_policy() -> Any:
+def trust_policy() -> PolicyDocument:
     """MediaConvert may assume the role for jobs of this account in this stack's queue only.
 
     MediaConvert sets ``aws:SourceArn`` to the ARN of the queue the job runs in (its
     confused-deputy guidance), and the orchestrator may submit to this queue only.
     """
     return document(
-        Statement(
-            Sid="MediaConvertAssumesRoleForPipelineJobs",
-            Effect=Allow,
-            Action=[sts.AssumeRole],
-            Principal=service_principal("mediaconvert"),
-            Condition=Condition(
-                [
-                    StringEquals("aws:SourceAccount", Ref("AWS::AccountId")),
-                    ArnEquals("aws:SourceArn", GetAtt(ids.MEDIACONVERT_QUEUE, "Arn")),
-                ]
-            ),
+        trust_statement(
+            "MediaConvertAssumesRoleForPipelineJobs",
+            "mediaconvert",
+            StringEquals("aws:SourceAccount", Ref("AWS::AccountId")),
+            ArnEquals("aws:SourceArn", GetAtt(ids.MEDIACONVERT_QUEUE, "Arn")),
         )
     )
 
@@ -73,11 +64,7 @@ def role_statements(ctx: BuildContext) -> list[Statement]:
         allow("WriteOutputs", [s3.PutObject], [_refs.objects_arn(ids.OUTPUTS_BUCKET)]),
         # Reading SSE-KMS uploads needs Decrypt, writing SSE-KMS outputs GenerateDataKey; both
         # only as S3 works on the role's behalf.
-        key_statement(
-            "UseKeyThroughS3",
-            [kms.Decrypt, kms.GenerateDataKey],
-            StringEquals("kms:ViaService", service_endpoint("s3")),
-        ),
+        _refs.key_use_through_services("UseKeyThroughS3", ["s3"]),
     ]
 
 
@@ -101,12 +88,12 @@ def build(ctx: BuildContext) -> None:
     ctx.add(queue(ctx))
     ctx.add(role(ctx))
     ctx.output(
-        "MediaConvertJobRoleArn",
+        ids.O_MEDIACONVERT_ROLE_ARN,
         _refs.mediaconvert_role_arn(),
         "ARN of the role MediaConvert jobs run as (created, or the MediaConvertRoleArn given).",
     )
     ctx.output(
-        "MediaConvertQueueArn",
+        ids.O_MEDIACONVERT_QUEUE_ARN,
         GetAtt(ids.MEDIACONVERT_QUEUE, "Arn"),
         "ARN of the on-demand MediaConvert queue the pipeline's jobs run in.",
     )

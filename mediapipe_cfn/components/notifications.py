@@ -8,58 +8,48 @@ processor publishes asset events with its own role (same account, so no topic gr
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from awacs import sns as sns_actions
-from awacs.aws import Action, ArnLike, Bool, Principal, StringEquals
+from awacs.aws import ArnLike, Statement, StringEquals
 from troposphere import Ref
 from troposphere.sns import SubscriptionResource, Topic, TopicPolicy
 
 from mediapipe_cfn import ids
 from mediapipe_cfn.components import _refs
-from mediapipe_cfn.iam import allow, arn, deny, document, service_principal
+from mediapipe_cfn.iam import allow, arn, deny_insecure_transport, document, service_principal
 from mediapipe_cfn.template import BuildContext
 
-# Logical IDs of resources only this component refers to.
-ASSET_EVENTS_TOPIC_POLICY = "AssetEventsTopicPolicy"
-ALARM_EMAIL_SUBSCRIPTION_PREFIX = "AlarmEmailSubscription"
 
-
-def insecure_transport_denial(topic_id: str) -> Any:
-    # Every SNS action: a request over plain HTTP has no business with this topic.
-    return deny(
-        "DenyInsecureTransport",
-        [Action("sns", "*")],
-        [Ref(topic_id)],
-        Bool("aws:SecureTransport", "false"),
-        principal=Principal("*"),
-    )
-
-
-def alarm_topic(ctx: BuildContext) -> Topic:
+def encrypted_topic(ctx: BuildContext, logical_id: str, purpose: str) -> Topic:
     return Topic(
-        ids.ALARM_TOPIC,
+        logical_id,
         # E-mails from the topic show this as the sender.
-        DisplayName=f"{ctx.profile.naming.prefix} alarms",
+        DisplayName=f"{ctx.profile.naming.prefix} {purpose}",
         KmsMasterKeyId=_refs.key_arn(),
         Tags=_refs.tags(ctx),
     )
 
 
-def alarm_topic_policy() -> TopicPolicy:
+def tls_only_topic_policy(policy_id: str, topic_id: str, *grants: Statement) -> TopicPolicy:
+    """The topic's policy: ``grants``, and every SNS action refused over plain HTTP."""
     return TopicPolicy(
+        policy_id,
+        Topics=[Ref(topic_id)],
+        PolicyDocument=document(*grants, deny_insecure_transport("sns", [Ref(topic_id)])),
+    )
+
+
+def alarm_topic_policy() -> TopicPolicy:
+    return tls_only_topic_policy(
         ids.ALARM_TOPIC_POLICY,
-        Topics=[Ref(ids.ALARM_TOPIC)],
-        PolicyDocument=document(
-            allow(
-                "CloudWatchAlarmsOfThisAccountPublish",
-                [sns_actions.Publish],
-                [Ref(ids.ALARM_TOPIC)],
-                StringEquals("aws:SourceAccount", Ref("AWS::AccountId")),
-                ArnLike("aws:SourceArn", arn("cloudwatch", "alarm:*")),
-                principal=service_principal("cloudwatch"),
-            ),
-            insecure_transport_denial(ids.ALARM_TOPIC),
+        ids.ALARM_TOPIC,
+        allow(
+            "CloudWatchAlarmsOfThisAccountPublish",
+            [sns_actions.Publish],
+            [Ref(ids.ALARM_TOPIC)],
+            StringEquals("aws:SourceAccount", Ref("AWS::AccountId")),
+            ArnLike("aws:SourceArn", arn("cloudwatch", "alarm:*")),
+            principal=service_principal("cloudwatch"),
         ),
     )
 
@@ -71,7 +61,7 @@ def subscription_id(email: str) -> str:
     does not replace (and make people re-confirm) the subscriptions listed after it.
     """
     digest = hashlib.sha256(email.encode("utf-8")).hexdigest()[:10]
-    return f"{ALARM_EMAIL_SUBSCRIPTION_PREFIX}{digest}"
+    return f"{ids.ALARM_EMAIL_SUBSCRIPTION_PREFIX}{digest}"
 
 
 def email_subscriptions(ctx: BuildContext) -> list[SubscriptionResource]:
@@ -86,34 +76,18 @@ def email_subscriptions(ctx: BuildContext) -> list[SubscriptionResource]:
     ]
 
 
-def asset_events_topic(ctx: BuildContext) -> Topic:
-    return Topic(
-        ids.ASSET_EVENTS_TOPIC,
-        DisplayName=f"{ctx.profile.naming.prefix} asset events",
-        KmsMasterKeyId=_refs.key_arn(),
-        Tags=_refs.tags(ctx),
-    )
-
-
-def asset_events_topic_policy() -> TopicPolicy:
-    return TopicPolicy(
-        ASSET_EVENTS_TOPIC_POLICY,
-        Topics=[Ref(ids.ASSET_EVENTS_TOPIC)],
-        PolicyDocument=document(insecure_transport_denial(ids.ASSET_EVENTS_TOPIC)),
-    )
-
-
 def build(ctx: BuildContext) -> None:
-    ctx.add(alarm_topic(ctx))
+    ctx.add(encrypted_topic(ctx, ids.ALARM_TOPIC, "alarms"))
     ctx.add(alarm_topic_policy())
     for subscription in email_subscriptions(ctx):
         ctx.add(subscription)
-    ctx.output("AlarmTopicArn", Ref(ids.ALARM_TOPIC), "ARN of the SNS topic alarms notify.")
+    ctx.output(ids.O_ALARM_TOPIC_ARN, Ref(ids.ALARM_TOPIC), "ARN of the SNS topic alarms notify.")
     if ctx.profile.notifications.sns_on_final_state:
-        ctx.add(asset_events_topic(ctx))
-        ctx.add(asset_events_topic_policy())
+        ctx.add(encrypted_topic(ctx, ids.ASSET_EVENTS_TOPIC, "asset events"))
+        # The status processor publishes with its own role: no grant, only the TLS rule.
+        ctx.add(tls_only_topic_policy(ids.ASSET_EVENTS_TOPIC_POLICY, ids.ASSET_EVENTS_TOPIC))
         ctx.output(
-            "AssetEventsTopicArn",
+            ids.O_ASSET_EVENTS_TOPIC_ARN,
             Ref(ids.ASSET_EVENTS_TOPIC),
             "ARN of the SNS topic that announces assets reaching SUCCEEDED or FAILED.",
         )

@@ -25,7 +25,6 @@ from troposphere.cloudwatch import (
 
 from mediapipe_cfn import contract, ids
 from mediapipe_cfn.components import _refs
-from mediapipe_cfn.components.compute import metrics_namespace
 from mediapipe_cfn.contract import Format
 from mediapipe_cfn.contract import Metric as PipelineMetric
 from mediapipe_cfn.mediaconvert.settings import job_formats as settings_job_formats
@@ -38,23 +37,17 @@ LAMBDA_NAMESPACE = "AWS/Lambda"
 DASHBOARD_PERIOD_SECONDS = 300
 ONE_MINUTE = 60
 
-# Logical IDs of the alarms (only this component refers to them).
-QUEUE_DEPTH_ALARM = "ProcessingQueueDepthAlarm"
-QUEUE_AGE_ALARM = "ProcessingQueueOldestMessageAlarm"
-JOB_FAILURE_RATE_ALARM = "JobFailureRateAlarm"
+# The alarm on each queue that should stay empty, and on each function's errors.
 DEAD_LETTER_ALARMS: dict[str, str] = {
-    ids.PROCESSING_DLQ: "ProcessingDeadLetterQueueNotEmptyAlarm",
-    ids.EVENTS_DLQ: "EventDeliveryDeadLetterQueueNotEmptyAlarm",
-    ids.STATUS_FAILURE_QUEUE: "StatusProcessorFailureQueueNotEmptyAlarm",
+    ids.PROCESSING_DLQ: ids.PROCESSING_DLQ_ALARM,
+    ids.EVENTS_DLQ: ids.EVENTS_DLQ_ALARM,
+    ids.STATUS_FAILURE_QUEUE: ids.STATUS_FAILURE_QUEUE_ALARM,
 }
 FUNCTION_ERROR_ALARMS: dict[str, str] = {
-    ids.ORCHESTRATOR_FUNCTION: "IngestOrchestratorErrorsAlarm",
-    ids.STATUS_FUNCTION: "JobStatusProcessorErrorsAlarm",
+    ids.ORCHESTRATOR_FUNCTION: ids.ORCHESTRATOR_ERRORS_ALARM,
+    ids.STATUS_FUNCTION: ids.STATUS_ERRORS_ALARM,
 }
-FUNCTION_LABELS: dict[str, str] = {
-    ids.ORCHESTRATOR_FUNCTION: "ingest-orchestrator",
-    ids.STATUS_FUNCTION: "job-status-processor",
-}
+FUNCTION_LABELS = _refs.FUNCTION_SHORT_NAMES
 DEAD_LETTER_LABELS: dict[str, str] = {
     ids.PROCESSING_DLQ: "uploads that failed processing",
     ids.EVENTS_DLQ: "upload events EventBridge could not deliver",
@@ -169,7 +162,7 @@ def failure_rate_metrics(namespace: str) -> list[list[Any]]:
 
 
 def graphs(profile: Profile) -> list[Graph]:
-    namespace = metrics_namespace(profile)
+    namespace = _refs.metrics_namespace(profile)
     alarms = profile.alarms
     formats = job_formats(profile)
     functions = sorted(FUNCTION_LABELS)
@@ -338,10 +331,18 @@ def dashboard_url() -> Sub:
 # --- Alarms ---------------------------------------------------------------------------------
 
 
-def notify(alarm: Alarm) -> Alarm:
-    alarm.AlarmActions = [Ref(ids.ALARM_TOPIC)]
-    alarm.OKActions = [Ref(ids.ALARM_TOPIC)]
-    return alarm
+def pipeline_alarm(
+    ctx: BuildContext, logical_id: str, description: str, **properties: Any
+) -> Alarm:
+    """An alarm of this pipeline: tagged, notifying the alarm topic as it fires and recovers."""
+    return Alarm(
+        logical_id,
+        AlarmDescription=description,
+        AlarmActions=[Ref(ids.ALARM_TOPIC)],
+        OKActions=[Ref(ids.ALARM_TOPIC)],
+        Tags=_refs.tags(ctx),
+        **properties,
+    )
 
 
 def queue_alarm(
@@ -354,23 +355,21 @@ def queue_alarm(
     sustained_minutes: int,
 ) -> Alarm:
     """An alarm on an SQS metric, breaching when every minute of the window breaches."""
-    return notify(
-        Alarm(
-            logical_id,
-            AlarmDescription=description,
-            Namespace=SQS_NAMESPACE,
-            MetricName=metric_name,
-            Dimensions=[MetricDimension(Name="QueueName", Value=GetAtt(queue_id, "QueueName"))],
-            Statistic="Maximum",
-            Period=ONE_MINUTE,
-            EvaluationPeriods=sustained_minutes,
-            DatapointsToAlarm=sustained_minutes,
-            Threshold=threshold,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-            # A queue with no traffic publishes no data: nothing waiting, nothing wrong.
-            TreatMissingData="notBreaching",
-            Tags=_refs.tags(ctx),
-        )
+    return pipeline_alarm(
+        ctx,
+        logical_id,
+        description,
+        Namespace=SQS_NAMESPACE,
+        MetricName=metric_name,
+        Dimensions=[MetricDimension(Name="QueueName", Value=GetAtt(queue_id, "QueueName"))],
+        Statistic="Maximum",
+        Period=ONE_MINUTE,
+        EvaluationPeriods=sustained_minutes,
+        DatapointsToAlarm=sustained_minutes,
+        Threshold=threshold,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        # A queue with no traffic publishes no data: nothing waiting, nothing wrong.
+        TreatMissingData="notBreaching",
     )
 
 
@@ -380,7 +379,7 @@ def queue_alarms(ctx: BuildContext) -> list[Alarm]:
     found = [
         queue_alarm(
             ctx,
-            QUEUE_DEPTH_ALARM,
+            ids.QUEUE_DEPTH_ALARM,
             ids.PROCESSING_QUEUE,
             "ApproximateNumberOfMessagesVisible",
             alarms.queue_depth,
@@ -390,7 +389,7 @@ def queue_alarms(ctx: BuildContext) -> list[Alarm]:
         ),
         queue_alarm(
             ctx,
-            QUEUE_AGE_ALARM,
+            ids.QUEUE_AGE_ALARM,
             ids.PROCESSING_QUEUE,
             "ApproximateAgeOfOldestMessage",
             alarms.oldest_message_age_seconds,
@@ -415,7 +414,7 @@ def queue_alarms(ctx: BuildContext) -> list[Alarm]:
 
 
 def job_failure_rate_alarm(ctx: BuildContext) -> Alarm:
-    namespace = metrics_namespace(ctx.profile)
+    namespace = _refs.metrics_namespace(ctx.profile)
     alarms = ctx.profile.alarms
     period = alarms.evaluation_minutes * ONE_MINUTE
     inputs = [
@@ -442,45 +441,37 @@ def job_failure_rate_alarm(ctx: BuildContext) -> Alarm:
         Label="MediaConvert job failures per finished asset (%)",
         ReturnData=True,
     )
-    return notify(
-        Alarm(
-            JOB_FAILURE_RATE_ALARM,
-            AlarmDescription=(
-                f"More than {alarms.job_failure_rate_percent}% MediaConvert job failures per "
-                f"finished asset over {alarms.evaluation_minutes} min: check the job errors "
-                "in the MediaConvert job log and the failed assets."
-            ),
-            Metrics=[rate, *inputs],
-            EvaluationPeriods=1,
-            Threshold=alarms.job_failure_rate_percent,
-            ComparisonOperator="GreaterThanThreshold",
-            # No finished assets means no failures to rate.
-            TreatMissingData="notBreaching",
-            Tags=_refs.tags(ctx),
-        )
+    return pipeline_alarm(
+        ctx,
+        ids.JOB_FAILURE_RATE_ALARM,
+        f"More than {alarms.job_failure_rate_percent}% MediaConvert job failures per finished "
+        f"asset over {alarms.evaluation_minutes} min: check the job errors in the MediaConvert "
+        "job log and the failed assets.",
+        Metrics=[rate, *inputs],
+        EvaluationPeriods=1,
+        Threshold=alarms.job_failure_rate_percent,
+        ComparisonOperator="GreaterThanThreshold",
+        # No finished assets means no failures to rate.
+        TreatMissingData="notBreaching",
     )
 
 
 def function_error_alarm(ctx: BuildContext, function_id: str) -> Alarm:
     alarms = ctx.profile.alarms
-    return notify(
-        Alarm(
-            FUNCTION_ERROR_ALARMS[function_id],
-            AlarmDescription=(
-                f"The {FUNCTION_LABELS[function_id]} function failed {alarms.lambda_errors} or "
-                f"more times in {alarms.evaluation_minutes} min: read its log group."
-            ),
-            Namespace=LAMBDA_NAMESPACE,
-            MetricName="Errors",
-            Dimensions=[MetricDimension(Name="FunctionName", Value=Ref(function_id))],
-            Statistic="Sum",
-            Period=alarms.evaluation_minutes * ONE_MINUTE,
-            EvaluationPeriods=1,
-            Threshold=alarms.lambda_errors,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-            TreatMissingData="notBreaching",
-            Tags=_refs.tags(ctx),
-        )
+    return pipeline_alarm(
+        ctx,
+        FUNCTION_ERROR_ALARMS[function_id],
+        f"The {FUNCTION_LABELS[function_id]} function failed {alarms.lambda_errors} or more "
+        f"times in {alarms.evaluation_minutes} min: read its log group.",
+        Namespace=LAMBDA_NAMESPACE,
+        MetricName="Errors",
+        Dimensions=[MetricDimension(Name="FunctionName", Value=Ref(function_id))],
+        Statistic="Sum",
+        Period=alarms.evaluation_minutes * ONE_MINUTE,
+        EvaluationPeriods=1,
+        Threshold=alarms.lambda_errors,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
     )
 
 
@@ -491,4 +482,4 @@ def build(ctx: BuildContext) -> None:
     ctx.add(job_failure_rate_alarm(ctx))
     for function_id in sorted(FUNCTION_ERROR_ALARMS):
         ctx.add(function_error_alarm(ctx, function_id))
-    ctx.output("DashboardUrl", dashboard_url(), "CloudWatch dashboard of the pipeline.")
+    ctx.output(ids.O_DASHBOARD_URL, dashboard_url(), "CloudWatch dashboard of the pipeline.")

@@ -19,13 +19,13 @@ from __future__ import annotations
 from typing import Any
 
 from awacs import sqs
-from awacs.aws import Action, ArnEquals, Bool, Condition, Deny, Principal, Statement
+from awacs.aws import ArnEquals, Statement
 from troposphere import GetAtt, Ref, Sub
 from troposphere import sqs as tsqs
 
 from mediapipe_cfn import ids
 from mediapipe_cfn.components import _refs
-from mediapipe_cfn.iam import allow, arn, document, service_principal
+from mediapipe_cfn.iam import allow, arn, deny_insecure_transport, document, service_principal
 from mediapipe_cfn.template import BuildContext
 
 DAY_SECONDS = 24 * 60 * 60
@@ -45,6 +45,34 @@ QUEUE_NAMES: dict[str, str] = {
     ids.STATUS_FAILURE_QUEUE: "status-processor-failures",
 }
 
+# Each queue's URL and ARN outputs, and what the queue is.
+QUEUE_OUTPUTS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        ids.PROCESSING_QUEUE,
+        ids.O_PROCESSING_QUEUE_URL,
+        ids.O_PROCESSING_QUEUE_ARN,
+        "processing queue (one message per upload)",
+    ),
+    (
+        ids.PROCESSING_DLQ,
+        ids.O_PROCESSING_DLQ_URL,
+        ids.O_PROCESSING_DLQ_ARN,
+        "dead-letter queue of uploads that failed processing",
+    ),
+    (
+        ids.EVENTS_DLQ,
+        ids.O_EVENTS_DLQ_URL,
+        ids.O_EVENTS_DLQ_ARN,
+        "dead-letter queue of events EventBridge could not deliver",
+    ),
+    (
+        ids.STATUS_FAILURE_QUEUE,
+        ids.O_STATUS_FAILURE_QUEUE_URL,
+        ids.O_STATUS_FAILURE_QUEUE_ARN,
+        "on-failure destination of the job status processor",
+    ),
+)
+
 
 def build(ctx: BuildContext) -> None:
     ctx.add(processing_dead_letter_queue(ctx))
@@ -53,14 +81,9 @@ def build(ctx: BuildContext) -> None:
     ctx.add(terminal_queue(ctx, ids.STATUS_FAILURE_QUEUE))
     ctx.add(processing_queue_policy())
     ctx.add(event_delivery_dlq_policy())
-    for logical_id, what in (
-        (ids.PROCESSING_QUEUE, "processing queue (one message per upload)"),
-        (ids.PROCESSING_DLQ, "dead-letter queue of uploads that failed processing"),
-        (ids.EVENTS_DLQ, "dead-letter queue of events EventBridge could not deliver"),
-        (ids.STATUS_FAILURE_QUEUE, "on-failure destination of the job status processor"),
-    ):
-        ctx.output(f"{logical_id}Url", Ref(logical_id), f"URL of the {what}.")
-        ctx.output(f"{logical_id}Arn", GetAtt(logical_id, "Arn"), f"ARN of the {what}.")
+    for logical_id, url_output, arn_output, what in QUEUE_OUTPUTS:
+        ctx.output(url_output, Ref(logical_id), f"URL of the {what}.")
+        ctx.output(arn_output, GetAtt(logical_id, "Arn"), f"ARN of the {what}.")
 
 
 def queue_name(logical_id: str) -> Sub:
@@ -122,14 +145,17 @@ def terminal_queue(ctx: BuildContext, logical_id: str) -> tsqs.Queue:
     )
 
 
-def deny_insecure_transport(queue_ids: list[str]) -> Statement:
-    return Statement(
-        Sid="DenyInsecureTransport",
-        Effect=Deny,
-        Principal=Principal("*"),
-        Action=[Action("sqs", "*")],
-        Resource=[GetAtt(queue_id, "Arn") for queue_id in queue_ids],
-        Condition=Condition(Bool("aws:SecureTransport", "false")),
+def tls_only_queue_policy(
+    policy_id: str, queue_ids: list[str], *grants: Statement
+) -> tsqs.QueuePolicy:
+    """The queues' policy: ``grants``, and every SQS action refused over plain HTTP."""
+    return tsqs.QueuePolicy(
+        policy_id,
+        Queues=[Ref(queue_id) for queue_id in queue_ids],
+        PolicyDocument=document(
+            *grants,
+            deny_insecure_transport("sqs", [GetAtt(queue_id, "Arn") for queue_id in queue_ids]),
+        ),
     )
 
 
@@ -141,42 +167,32 @@ def processing_queue_policy() -> tsqs.QueuePolicy:
     dead-letter and status-failure queues have no service senders, so this policy only adds the
     TLS requirement to them.
     """
-    queues = [ids.PROCESSING_QUEUE, ids.PROCESSING_DLQ, ids.STATUS_FAILURE_QUEUE]
-    return tsqs.QueuePolicy(
+    return tls_only_queue_policy(
         ids.PROCESSING_QUEUE_POLICY,
-        Queues=[Ref(queue_id) for queue_id in queues],
-        PolicyDocument=document(
-            allow(
-                "UploadEventsRuleSends",
-                [sqs.SendMessage],
-                [GetAtt(ids.PROCESSING_QUEUE, "Arn")],
-                ArnEquals("aws:SourceArn", GetAtt(ids.UPLOAD_EVENTS_RULE, "Arn")),
-                principal=service_principal("events"),
-            ),
-            deny_insecure_transport(queues),
+        [ids.PROCESSING_QUEUE, ids.PROCESSING_DLQ, ids.STATUS_FAILURE_QUEUE],
+        allow(
+            "UploadEventsRuleSends",
+            [sqs.SendMessage],
+            [GetAtt(ids.PROCESSING_QUEUE, "Arn")],
+            ArnEquals("aws:SourceArn", GetAtt(ids.UPLOAD_EVENTS_RULE, "Arn")),
+            principal=service_principal("events"),
         ),
     )
 
 
 def event_delivery_dlq_policy() -> tsqs.QueuePolicy:
     """EventBridge may dead-letter events of this stack's two rules, and nothing else."""
-    return tsqs.QueuePolicy(
+    return tls_only_queue_policy(
         ids.EVENTS_DLQ_POLICY,
-        Queues=[Ref(ids.EVENTS_DLQ)],
-        PolicyDocument=document(
-            allow(
-                "PipelineRulesDeadLetterEvents",
-                [sqs.SendMessage],
-                [GetAtt(ids.EVENTS_DLQ, "Arn")],
-                ArnEquals(
-                    "aws:SourceArn",
-                    [
-                        GetAtt(ids.UPLOAD_EVENTS_RULE, "Arn"),
-                        GetAtt(ids.JOB_STATE_RULE, "Arn"),
-                    ],
-                ),
-                principal=service_principal("events"),
+        [ids.EVENTS_DLQ],
+        allow(
+            "PipelineRulesDeadLetterEvents",
+            [sqs.SendMessage],
+            [GetAtt(ids.EVENTS_DLQ, "Arn")],
+            ArnEquals(
+                "aws:SourceArn",
+                [GetAtt(ids.UPLOAD_EVENTS_RULE, "Arn"), GetAtt(ids.JOB_STATE_RULE, "Arn")],
             ),
-            deny_insecure_transport([ids.EVENTS_DLQ]),
+            principal=service_principal("events"),
         ),
     )

@@ -31,17 +31,15 @@ INDEXES: dict[str, str] = {
 
 def build(ctx: BuildContext) -> None:
     ctx.add(assets_table(ctx))
-    ctx.output("MediaAssetsTableName", Ref(ids.ASSETS_TABLE), "Table of media assets' status.")
-    ctx.output("MediaAssetsTableArn", GetAtt(ids.ASSETS_TABLE, "Arn"), "ARN of the assets table.")
+    ctx.output(ids.O_ASSETS_TABLE_NAME, Ref(ids.ASSETS_TABLE), "Table of media assets' status.")
+    ctx.output(ids.O_ASSETS_TABLE_ARN, GetAtt(ids.ASSETS_TABLE, "Arn"), "ARN of the assets table.")
 
 
 def assets_table(ctx: BuildContext) -> ddb.Table:
-    # The data outlives the stack in production; elsewhere a deleted stack takes its test data.
-    lifetime = "Retain" if ctx.profile.environment == "prod" else "Delete"
     return ddb.Table(
         ids.ASSETS_TABLE,
-        DeletionPolicy=lifetime,
-        UpdateReplacePolicy=lifetime,
+        # The data outlives the stack in production; elsewhere a deleted stack takes its test data.
+        **_refs.retained_in_production(ctx),
         TableName=Sub(TABLE_NAME),
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=attribute_definitions(),

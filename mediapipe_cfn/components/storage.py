@@ -16,14 +16,8 @@ from typing import Any
 
 from awacs import s3
 from awacs.aws import (
-    Action,
     ArnEquals,
-    Bool,
-    Condition,
     ConditionElement,
-    Deny,
-    PolicyDocument,
-    Principal,
     Statement,
     StringEquals,
     StringNotEquals,
@@ -35,7 +29,15 @@ from troposphere import s3 as ts3
 
 from mediapipe_cfn import ids
 from mediapipe_cfn.components import _refs
-from mediapipe_cfn.iam import POLICY_VERSION, allow, arn, service_principal
+from mediapipe_cfn.iam import (
+    allow,
+    anyone,
+    arn,
+    deny,
+    deny_insecure_transport,
+    document,
+    service_principal,
+)
 from mediapipe_cfn.profile.model import Transition
 from mediapipe_cfn.template import BuildContext
 
@@ -60,10 +62,10 @@ def build(ctx: BuildContext) -> None:
     ctx.add(data_bucket_policy(ids.UPLOADS_BUCKET_POLICY, ids.UPLOADS_BUCKET))
     ctx.add(outputs_bucket(ctx))
     ctx.add(data_bucket_policy(ids.OUTPUTS_BUCKET_POLICY, ids.OUTPUTS_BUCKET))
-    ctx.output("UploadsBucketName", Ref(ids.UPLOADS_BUCKET), "Bucket that receives uploads.")
-    ctx.output("OutputsBucketName", Ref(ids.OUTPUTS_BUCKET), "Bucket of transcoded outputs.")
+    ctx.output(ids.O_UPLOADS_BUCKET_NAME, Ref(ids.UPLOADS_BUCKET), "Bucket that receives uploads.")
+    ctx.output(ids.O_OUTPUTS_BUCKET_NAME, Ref(ids.OUTPUTS_BUCKET), "Bucket of transcoded outputs.")
     ctx.output(
-        "AccessLogsBucketName",
+        ids.O_ACCESS_LOGS_BUCKET_NAME,
         Ref(ids.ACCESS_LOGS_BUCKET),
         "Bucket of the uploads and outputs buckets' server access logs.",
     )
@@ -72,11 +74,41 @@ def build(ctx: BuildContext) -> None:
 # --- buckets ---------------------------------------------------------------------------------
 
 
-def access_logs_bucket(ctx: BuildContext) -> ts3.Bucket:
+def private_bucket(ctx: BuildContext, logical_id: str, **properties: Any) -> ts3.Bucket:
+    """A bucket of this pipeline: kept after the stack, never public, ACLs disabled, tagged."""
     return ts3.Bucket(
+        logical_id,
+        **_refs.retained(),
+        PublicAccessBlockConfiguration=block_all_public_access(),
+        OwnershipControls=bucket_owner_enforced(),
+        Tags=_refs.tags(ctx),
+        **properties,
+    )
+
+
+def data_bucket(
+    ctx: BuildContext,
+    logical_id: str,
+    name_condition: str,
+    name_parameter: str,
+    log_prefix: str,
+    **properties: Any,
+) -> ts3.Bucket:
+    """A bucket of media: named by its parameter (or generated), under the pipeline key, logged."""
+    return private_bucket(
+        ctx,
+        logical_id,
+        BucketName=If(name_condition, NoValue, Ref(name_parameter)),
+        BucketEncryption=kms_bucket_encryption(),
+        LoggingConfiguration=access_logging(log_prefix),
+        **properties,
+    )
+
+
+def access_logs_bucket(ctx: BuildContext) -> ts3.Bucket:
+    return private_bucket(
+        ctx,
         ids.ACCESS_LOGS_BUCKET,
-        DeletionPolicy="Retain",
-        UpdateReplacePolicy="Retain",
         # S3 server access logging cannot deliver to SSE-KMS buckets: S3-managed keys it is.
         BucketEncryption=ts3.BucketEncryption(
             ServerSideEncryptionConfiguration=[
@@ -88,8 +120,6 @@ def access_logs_bucket(ctx: BuildContext) -> ts3.Bucket:
             ]
         ),
         VersioningConfiguration=ts3.VersioningConfiguration(Status="Enabled"),
-        PublicAccessBlockConfiguration=block_all_public_access(),
-        OwnershipControls=bucket_owner_enforced(),
         LifecycleConfiguration=ts3.LifecycleConfiguration(
             Rules=[
                 ts3.LifecycleRule(
@@ -105,13 +135,12 @@ def access_logs_bucket(ctx: BuildContext) -> ts3.Bucket:
                 ),
             ]
         ),
-        Metadata=scanner_skips(
+        Metadata=_refs.scanner_skip_metadata(
             (
                 "CKV_AWS_18",
                 "This is the access-logs bucket; logging it to itself would log forever.",
             ),
         ),
-        Tags=_refs.tags(ctx),
     )
 
 
@@ -131,19 +160,15 @@ def uploads_bucket(ctx: BuildContext) -> ts3.Bucket:
         rule["Transitions"] = lifecycle_transitions(retention.transitions)
     if retention.expiration_days is not None:
         rule["ExpirationInDays"] = retention.expiration_days
-    return ts3.Bucket(
+    return data_bucket(
+        ctx,
         ids.UPLOADS_BUCKET,
-        DeletionPolicy="Retain",
-        UpdateReplacePolicy="Retain",
-        BucketName=bucket_name_parameter(
-            ids.C_GENERATE_UPLOADS_BUCKET_NAME, ids.P_UPLOADS_BUCKET_NAME
-        ),
+        ids.C_GENERATE_UPLOADS_BUCKET_NAME,
+        ids.P_UPLOADS_BUCKET_NAME,
+        UPLOADS_LOG_PREFIX,
         # Versioning keeps an overwritten or deleted original recoverable, and every version has
         # its own versionId, from which the asset ID is derived.
         VersioningConfiguration=ts3.VersioningConfiguration(Status="Enabled"),
-        BucketEncryption=kms_bucket_encryption(),
-        PublicAccessBlockConfiguration=block_all_public_access(),
-        OwnershipControls=bucket_owner_enforced(),
         # "Object Created" events go to EventBridge, whose rule feeds the processing queue.
         NotificationConfiguration=ts3.NotificationConfiguration(
             EventBridgeConfiguration=ts3.EventBridgeConfiguration(EventBridgeEnabled=True)
@@ -156,32 +181,24 @@ def uploads_bucket(ctx: BuildContext) -> ts3.Bucket:
                 *([] if retention.expiration_days else [remove_expired_delete_markers()]),
             ]
         ),
-        LoggingConfiguration=access_logging(UPLOADS_LOG_PREFIX),
-        Tags=_refs.tags(ctx),
     )
 
 
 def outputs_bucket(ctx: BuildContext) -> ts3.Bucket:
-    return ts3.Bucket(
+    return data_bucket(
+        ctx,
         ids.OUTPUTS_BUCKET,
-        DeletionPolicy="Retain",
-        UpdateReplacePolicy="Retain",
-        BucketName=bucket_name_parameter(
-            ids.C_GENERATE_OUTPUTS_BUCKET_NAME, ids.P_OUTPUTS_BUCKET_NAME
-        ),
-        BucketEncryption=kms_bucket_encryption(),
-        PublicAccessBlockConfiguration=block_all_public_access(),
-        OwnershipControls=bucket_owner_enforced(),
+        ids.C_GENERATE_OUTPUTS_BUCKET_NAME,
+        ids.P_OUTPUTS_BUCKET_NAME,
+        OUTPUTS_LOG_PREFIX,
         LifecycleConfiguration=ts3.LifecycleConfiguration(Rules=outputs_lifecycle_rules(ctx)),
-        LoggingConfiguration=access_logging(OUTPUTS_LOG_PREFIX),
-        Metadata=scanner_skips(
+        Metadata=_refs.scanner_skip_metadata(
             (
                 "CKV_AWS_21",
                 "Outputs are reproducible from the versioned uploads; versioning every "
                 "segment of every rendition would multiply storage for no recovery gain.",
             ),
         ),
-        Tags=_refs.tags(ctx),
     )
 
 
@@ -228,10 +245,6 @@ def remove_expired_delete_markers() -> ts3.LifecycleRule:
     )
 
 
-def bucket_name_parameter(generate_condition: str, parameter: str) -> If:
-    return If(generate_condition, NoValue, Ref(parameter))
-
-
 def kms_bucket_encryption() -> ts3.BucketEncryption:
     return ts3.BucketEncryption(
         ServerSideEncryptionConfiguration=[
@@ -272,32 +285,16 @@ def access_logging(prefix: str) -> ts3.LoggingConfiguration:
     )
 
 
-def scanner_skips(*checks: tuple[str, str]) -> dict[str, Any]:
-    """Resource metadata that tells checkov which checks do not apply here, and why."""
-    return {"checkov": {"skip": [{"id": check, "comment": reason} for check, reason in checks]}}
-
-
 # --- policies --------------------------------------------------------------------------------
-
-
-def everyone() -> Principal:
-    return Principal("*")
 
 
 def bucket_and_objects(bucket_id: str) -> list[AWSHelperFn]:
     return [_refs.bucket_arn(bucket_id), _refs.objects_arn(bucket_id)]
 
 
-def deny_insecure_transport(bucket_id: str) -> Statement:
+def deny_plain_http(bucket_id: str) -> Statement:
     # Plain HTTP only: every S3 endpoint already refuses TLS versions below 1.2.
-    return Statement(
-        Sid="DenyInsecureTransport",
-        Effect=Deny,
-        Principal=everyone(),
-        Action=[Action("s3", "*")],
-        Resource=bucket_and_objects(bucket_id),
-        Condition=Condition(Bool("aws:SecureTransport", "false")),
-    )
+    return deny_insecure_transport("s3", bucket_and_objects(bucket_id))
 
 
 def deny_put_unless(
@@ -308,15 +305,13 @@ def deny_put_unless(
     A put without the header is left alone: the bucket's default encryption (the pipeline key)
     applies to it, so clients and services may simply omit the encryption headers.
     """
-    return Statement(
-        Sid=sid,
-        Effect=Deny,
-        Principal=everyone(),
-        Action=[s3.PutObject],
-        Resource=[_refs.objects_arn(bucket_id)],
-        Condition=Condition(
-            [NullCondition(header, "false"), mismatch(header, allowed)],
-        ),
+    return deny(
+        sid,
+        [s3.PutObject],
+        [_refs.objects_arn(bucket_id)],
+        NullCondition(header, "false"),
+        mismatch(header, allowed),
+        principal=anyone(),
     )
 
 
@@ -336,7 +331,7 @@ def allowed_key_ids() -> If:
 
 def data_bucket_policy(policy_id: str, bucket_id: str) -> ts3.BucketPolicy:
     statements = [
-        deny_insecure_transport(bucket_id),
+        deny_plain_http(bucket_id),
         deny_put_unless(
             "DenyEncryptionOtherThanKms", bucket_id, SSE_HEADER, StringNotEquals, "aws:kms"
         ),
@@ -347,20 +342,15 @@ def data_bucket_policy(policy_id: str, bucket_id: str) -> ts3.BucketPolicy:
             StringNotLike,
             allowed_key_ids(),
         ),
-        Statement(
-            Sid="DenyCustomerProvidedKeys",
-            Effect=Deny,
-            Principal=everyone(),
-            Action=[s3.PutObject],
-            Resource=[_refs.objects_arn(bucket_id)],
-            Condition=Condition(NullCondition(SSE_CUSTOMER_HEADER, "false")),
+        deny(
+            "DenyCustomerProvidedKeys",
+            [s3.PutObject],
+            [_refs.objects_arn(bucket_id)],
+            NullCondition(SSE_CUSTOMER_HEADER, "false"),
+            principal=anyone(),
         ),
     ]
-    return ts3.BucketPolicy(
-        policy_id,
-        Bucket=Ref(bucket_id),
-        PolicyDocument=PolicyDocument(Version=POLICY_VERSION, Statement=statements),
-    )
+    return ts3.BucketPolicy(policy_id, Bucket=Ref(bucket_id), PolicyDocument=document(*statements))
 
 
 def access_logs_bucket_policy() -> ts3.BucketPolicy:
@@ -368,26 +358,23 @@ def access_logs_bucket_policy() -> ts3.BucketPolicy:
     return ts3.BucketPolicy(
         ids.ACCESS_LOGS_BUCKET_POLICY,
         Bucket=Ref(ids.ACCESS_LOGS_BUCKET),
-        PolicyDocument=PolicyDocument(
-            Version=POLICY_VERSION,
-            Statement=[
-                deny_insecure_transport(ids.ACCESS_LOGS_BUCKET),
-                # With ACLs disabled, the logging service writes under this policy instead of a
-                # log-delivery ACL grant; only for the two source buckets of this account.
-                allow(
-                    "S3ServerAccessLogsDelivery",
-                    [s3.PutObject],
-                    [_refs.objects_arn(ids.ACCESS_LOGS_BUCKET, f"{p}*") for p in logs_prefixes],
-                    ArnEquals(
-                        "aws:SourceArn",
-                        [
-                            _refs.bucket_arn(ids.UPLOADS_BUCKET),
-                            _refs.bucket_arn(ids.OUTPUTS_BUCKET),
-                        ],
-                    ),
-                    StringEquals("aws:SourceAccount", Sub("${AWS::AccountId}")),
-                    principal=service_principal("logging.s3"),
+        PolicyDocument=document(
+            deny_plain_http(ids.ACCESS_LOGS_BUCKET),
+            # With ACLs disabled, the logging service writes under this policy instead of a
+            # log-delivery ACL grant; only for the two source buckets of this account.
+            allow(
+                "S3ServerAccessLogsDelivery",
+                [s3.PutObject],
+                [_refs.objects_arn(ids.ACCESS_LOGS_BUCKET, f"{p}*") for p in logs_prefixes],
+                ArnEquals(
+                    "aws:SourceArn",
+                    [
+                        _refs.bucket_arn(ids.UPLOADS_BUCKET),
+                        _refs.bucket_arn(ids.OUTPUTS_BUCKET),
+                    ],
                 ),
-            ],
+                StringEquals("aws:SourceAccount", Sub("${AWS::AccountId}")),
+                principal=service_principal("logging.s3"),
+            ),
         ),
     )

@@ -24,7 +24,6 @@ from mediapipe_cfn.template import BuildContext
 
 # SSM Standard parameters hold up to 4 KB; larger values need the (billed) Advanced tier.
 STANDARD_TIER_MAX_BYTES = 4096
-PARAMETER_NAME_OUTPUT = f"{ids.TRANSCODE_PARAMETER}Name"
 
 
 def build(ctx: BuildContext) -> None:
@@ -51,7 +50,7 @@ def add_runtime_config_parameter(ctx: BuildContext) -> ssm.Parameter:
         )
     )
     ctx.output(
-        PARAMETER_NAME_OUTPUT,
+        ids.O_TRANSCODE_PARAMETER_NAME,
         Ref(parameter),
         "Name of the SSM parameter holding the pipeline's runtime configuration.",
     )

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from mediapipe_cfn import contract, ids
-from mediapipe_cfn.components import compute, notifications, observability
+from mediapipe_cfn.components import _refs, compute, notifications, observability
 from mediapipe_cfn.contract import Env
-from mediapipe_cfn.profile import Profile, load_profile
+from mediapipe_cfn.profile import Profile, load_profile, parse_profile
 from mediapipe_cfn.template import build_template
 
 REPO = Path(__file__).resolve().parents[2]
@@ -185,7 +185,7 @@ def test_metrics_namespace_and_service_names() -> None:
     namespaces = {
         props(template, f)["Environment"]["Variables"][Env.METRICS_NAMESPACE] for f in FUNCTION_IDS
     }
-    assert namespaces == {compute.metrics_namespace(load_profile("default"))}
+    assert namespaces == {_refs.metrics_namespace(load_profile("default"))}
     services = [
         props(template, f)["Environment"]["Variables"][Env.SERVICE_NAME] for f in FUNCTION_IDS
     ]
@@ -366,7 +366,7 @@ def test_the_only_denials_refuse_plain_http() -> None:
     denials = [(owner, s) for owner, s in all_policy_statements(template) if s["Effect"] == "Deny"]
     assert {owner for owner, _ in denials} == {
         ids.ALARM_TOPIC_POLICY,
-        notifications.ASSET_EVENTS_TOPIC_POLICY,
+        ids.ASSET_EVENTS_TOPIC_POLICY,
     }
     for _, denial in denials:
         assert denial["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -636,7 +636,12 @@ def test_formats_follow_the_profile() -> None:
         contract.Format.MP4,
     ]
     assert observability.job_formats(load_profile("lean")) == [contract.Format.ALL]
-    assert contract.Format.HLS in observability.job_formats(load_profile("premium"))
+    separate = parse_profile("formats: {packaging: {mode: separate}}", "separate.yaml")
+    assert observability.job_formats(separate) == [
+        contract.Format.HLS,
+        contract.Format.DASH,
+        contract.Format.MP4,
+    ]
 
 
 def test_dashboard_covers_queues_dead_letters_and_both_functions() -> None:
@@ -686,19 +691,19 @@ def test_alarm_thresholds_come_from_the_profile() -> None:
         }
     )
     alarms = alarms_of(template_for(profile))
-    depth = alarms[observability.QUEUE_DEPTH_ALARM]
+    depth = alarms[ids.QUEUE_DEPTH_ALARM]
     assert (depth["MetricName"], depth["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 42)
     assert depth["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": [ids.PROCESSING_QUEUE, "QueueName"]}}
     ]
     assert depth["EvaluationPeriods"] == depth["DatapointsToAlarm"] == 10
-    age = alarms[observability.QUEUE_AGE_ALARM]
+    age = alarms[ids.QUEUE_AGE_ALARM]
     assert (age["MetricName"], age["Threshold"]) == ("ApproximateAgeOfOldestMessage", 600)
     for function_id, alarm_id in observability.FUNCTION_ERROR_ALARMS.items():
         errors = alarms[alarm_id]
         assert (errors["MetricName"], errors["Threshold"], errors["Period"]) == ("Errors", 3, 600)
         assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
-    rate = alarms[observability.JOB_FAILURE_RATE_ALARM]
+    rate = alarms[ids.JOB_FAILURE_RATE_ALARM]
     assert rate["Threshold"] == 12.5
     assert rate["ComparisonOperator"] == "GreaterThanThreshold"
     assert rate["TreatMissingData"] == "notBreaching"
@@ -723,8 +728,8 @@ def test_every_dead_letter_queue_alarms_when_not_empty() -> None:
 
 def test_failure_rate_alarm_is_failures_over_finished_assets() -> None:
     template = template_for()
-    namespace = compute.metrics_namespace(load_profile("default"))
-    queries = alarms_of(template)[observability.JOB_FAILURE_RATE_ALARM]["Metrics"]
+    namespace = _refs.metrics_namespace(load_profile("default"))
+    queries = alarms_of(template)[ids.JOB_FAILURE_RATE_ALARM]["Metrics"]
     (rate,) = [q for q in queries if q.get("ReturnData")]
     inputs = {q["Id"]: q["MetricStat"]["Metric"] for q in queries if "MetricStat" in q}
     assert {m["MetricName"] for m in inputs.values()} == {
@@ -743,7 +748,7 @@ def test_failure_rate_alarm_is_failures_over_finished_assets() -> None:
 
 def test_alarms_on_handler_metrics_use_contract_names() -> None:
     template = template_for("prod")
-    namespace = compute.metrics_namespace(load_profile("prod"))
+    namespace = _refs.metrics_namespace(load_profile("prod"))
     metric_names = {str(m) for m in contract.Metric}
     for alarm in alarms_of(template).values():
         singles = [alarm] if "MetricName" in alarm else []
@@ -781,8 +786,8 @@ TAGGABLE_HERE = (
     ids.ALARM_TOPIC,
     ids.ASSET_EVENTS_TOPIC,
     ids.DASHBOARD,
-    observability.QUEUE_DEPTH_ALARM,
-    observability.JOB_FAILURE_RATE_ALARM,
+    ids.QUEUE_DEPTH_ALARM,
+    ids.JOB_FAILURE_RATE_ALARM,
 )
 
 
