@@ -26,13 +26,17 @@ PARLIAMENT_PYTHON_ENV: Final = "MEDIAPIPE_PARLIAMENT_PYTHON"
 CHECKOV_VERSION: Final = "3.3.30"
 PARLIAMENT_VERSION: Final = "1.6.4"
 
+# parliament imports pkg_resources, which newer setuptools no longer ship.
+SETUPTOOLS_VERSION: Final = "75.8.0"
+
 INSTALL_HINT: Final = (
-    "install them in their own virtualenv with `bash .ci/security-tools` and run the two "
-    "`export` lines it prints; or by hand: `python3 -m venv .venv-security && "
-    f".venv-security/bin/pip install checkov=={CHECKOV_VERSION} "
-    f"parliament=={PARLIAMENT_VERSION}`, then `export "
+    'Install them in their own virtualenv with `eval "$(bash .ci/security-tools)"` (it creates '
+    f".venv-security and exports {CHECKOV_ENV} and {PARLIAMENT_PYTHON_ENV}), or by hand: "
+    "`python3 -m venv .venv-security && .venv-security/bin/pip install "
+    f"checkov=={CHECKOV_VERSION} parliament=={PARLIAMENT_VERSION} "
+    f"setuptools=={SETUPTOOLS_VERSION}`, then `export "
     f"{CHECKOV_ENV}=$PWD/.venv-security/bin/checkov "
-    f"{PARLIAMENT_PYTHON_ENV}=$PWD/.venv-security/bin/python`"
+    f"{PARLIAMENT_PYTHON_ENV}=$PWD/.venv-security/bin/python`."
 )
 
 
@@ -44,7 +48,7 @@ class SecurityToolsMissing(MediapipeError):
         super().__init__(
             "the security checks need checkov and parliament: "
             + "; ".join(missing)
-            + ". To "
+            + ". "
             + INSTALL_HINT
         )
 

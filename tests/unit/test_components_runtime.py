@@ -399,13 +399,17 @@ def test_orchestrator_permissions_are_exactly_its_work() -> None:
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "mediaconvert:CreateJob",
-        "mediaconvert:GetJob",
+        "mediaconvert:ListJobs",
         "mediaconvert:Probe",
         "s3:GetObject",
+        "s3:GetObjectVersion",
         "iam:PassRole",
+        "events:PutEvents",
+        "kms:DescribeKey",
     }
-    create_job = statement(template, ids.ORCHESTRATOR_ROLE, "SubmitJobsToPipelineQueue")
-    assert create_job["Resource"] == [{"Fn::GetAtt": [ids.MEDIACONVERT_QUEUE, "Arn"]}]
+    for sid in ("SubmitJobsToPipelineQueue", "FindOrphanedJobs"):
+        queue_only = statement(template, ids.ORCHESTRATOR_ROLE, sid)
+        assert queue_only["Resource"] == [{"Fn::GetAtt": [ids.MEDIACONVERT_QUEUE, "Arn"]}]
     probe_read = statement(template, ids.ORCHESTRATOR_ROLE, "ReadUploadsForProbe")
     assert probe_read["Resource"] == [{"Fn::Sub": "${UploadsBucket.Arn}/uploads/*"}]
     parameter = statement(template, ids.ORCHESTRATOR_ROLE, "ReadRuntimeConfig")

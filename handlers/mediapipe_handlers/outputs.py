@@ -1,0 +1,118 @@
+"""What a finished job produced, read from its COMPLETE event, and the asset's manifest.json.
+
+The COMPLETE event lists, per output group, the manifests (``playlistFilePaths``: the
+``.m3u8``/``.mpd`` files of HLS, DASH and CMAF groups) and, per output, its files with their
+duration and video details. Frame-capture outputs name only the *last* image they wrote
+(``name.0000041.jpg``): captures are numbered from 0, so that number + 1 is how many there are.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mediapipe_cfn.contract import MANIFEST_FILE_NAME
+
+MANIFEST_VERSION = 1
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+_CAPTURE_NUMBER = re.compile(r"\.(\d+)\.(?:jpe?g|png)$", re.IGNORECASE)
+_VIDEO_DETAIL_KEYS = ("widthInPx", "heightInPx", "averageBitrate", "qvbrAvgQuality")
+
+
+def summarize_job_outputs(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a COMPLETE event worth keeping on the record, per output group."""
+    groups: list[dict[str, Any]] = []
+    for group in detail.get("outputGroupDetails") or []:
+        outputs = []
+        for output in group.get("outputDetails") or []:
+            entry: dict[str, Any] = {"paths": list(output.get("outputFilePaths") or [])}
+            if isinstance(output.get("durationInMs"), int | float):
+                entry["durationMs"] = int(output["durationInMs"])
+            video = output.get("videoDetails") or {}
+            details = {k: video[k] for k in _VIDEO_DETAIL_KEYS if k in video}
+            if details:
+                entry["video"] = details
+            outputs.append(entry)
+        groups.append(
+            {
+                "type": str(group.get("type") or "UNKNOWN"),
+                "playlists": list(group.get("playlistFilePaths") or []),
+                "outputs": outputs,
+            }
+        )
+    paths = [p for g in groups for o in g["outputs"] for p in o["paths"]]
+    durations = [o["durationMs"] for g in groups for o in g["outputs"] if "durationMs" in o]
+    return {
+        "groups": groups,
+        "thumbnails": [p for p in paths if p.lower().endswith(IMAGE_EXTENSIONS)],
+        "thumbnailCount": thumbnail_count(paths),
+        "durationMs": max(durations) if durations else None,
+    }
+
+
+def thumbnail_count(paths: Sequence[str]) -> int:
+    """How many images the listed outputs stand for (see the module docstring)."""
+    total = 0
+    for path in paths:
+        if not path.lower().endswith(IMAGE_EXTENSIONS):
+            continue
+        match = _CAPTURE_NUMBER.search(path)
+        total += int(match.group(1)) + 1 if match else 1
+    return total
+
+
+def manifest_key(output_prefix: str) -> str:
+    return f"{output_prefix}{MANIFEST_FILE_NAME}"
+
+
+def build_manifest(item: Mapping[str, Any], outputs_bucket: str) -> dict[str, Any]:
+    """The asset's manifest.json: every output, with paths relative to the manifest."""
+    prefix = str(item.get("outputPrefix") or "")
+    base = f"s3://{outputs_bucket}/{prefix}"
+    formats: dict[str, Any] = {}
+    for job_format, summary in sorted((item.get("outputs") or {}).items()):
+        formats[job_format] = {
+            "manifests": [
+                _file(path, base)
+                for group in summary.get("groups", [])
+                for path in group["playlists"]
+            ],
+            "outputs": [
+                {
+                    "groupType": group["type"],
+                    "files": [_file(path, base) for path in output["paths"]],
+                    **({"durationMs": output["durationMs"]} if "durationMs" in output else {}),
+                    **({"video": output["video"]} if "video" in output else {}),
+                }
+                for group in summary.get("groups", [])
+                for output in group["outputs"]
+            ],
+            "thumbnails": [_file(path, base) for path in summary.get("thumbnails", [])],
+            "thumbnailCount": summary.get("thumbnailCount", 0),
+            "durationMs": summary.get("durationMs"),
+        }
+    return {
+        "version": MANIFEST_VERSION,
+        "assetId": item.get("assetId"),
+        "uploaderId": item.get("uploaderId"),
+        "source": {
+            "bucket": item.get("sourceBucket"),
+            "key": item.get("s3Key"),
+            "versionId": item.get("sourceVersionId"),
+        },
+        "completedAt": item.get("completedAt"),
+        "formats": formats,
+    }
+
+
+def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
+    """Deterministic JSON: the same outputs always give the same file."""
+    return (json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def _file(uri: str, base: str) -> dict[str, str]:
+    relative = uri[len(base) :] if uri.startswith(base) else posixpath.basename(uri)
+    return {"uri": uri, "path": relative}

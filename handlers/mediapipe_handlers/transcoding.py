@@ -1,0 +1,168 @@
+"""The orchestrator's MediaConvert calls: Probe, CreateJob, and finding a job after a crash.
+
+The settings themselves come from the one builder, :mod:`mediapipe_cfn.mediaconvert.settings`;
+this module only decides what each API answer means for the asset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mediapipe_cfn.contract import META_ASSET_ID, META_ATTEMPT, META_FORMAT, META_PIPELINE_ID
+from mediapipe_cfn.mediaconvert.ladder import SourceInfo
+from mediapipe_handlers.failures import PermanentFailure, TransientFailure, describe, error_code
+from mediapipe_handlers.failures import is_transient as is_transient_error
+from mediapipe_handlers.log import get_logger
+from mediapipe_handlers.repository import FailureKind
+
+# A job created by a crashed invocation was created after its claim; jobs older than the claim
+# (minus clock slack) cannot be it, which bounds the ListJobs scan.
+CLOCK_SLACK = timedelta(minutes=2)
+LIST_JOBS_PAGE_SIZE = 20
+LIST_JOBS_MAX_PAGES = 25
+
+# Probe answers meaning "this input cannot be transcoded" (not "try again").
+_PROBE_UNUSABLE = frozenset({"UnprocessableEntityException"})
+_PROBE_NOT_FOUND = frozenset({"NotFoundException"})
+# Probe answers meaning "Probe cannot help with this input": fall back to the full ladder.
+_PROBE_UNAVAILABLE = frozenset({"BadRequestException", "ForbiddenException"})
+# CreateJob answers that reject the request itself; it would be rejected again.
+_CREATE_JOB_REJECTED = frozenset({"BadRequestException", "ForbiddenException", "NotFoundException"})
+# Answers that prove the request was refused before anything was created.
+_NOT_CREATED = frozenset(
+    {"TooManyRequestsException", "ThrottlingException", "ServiceQuotaExceededException"}
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeOutcome:
+    """What Probe said about the source; ``source`` None means "use the full ladder"."""
+
+    source: SourceInfo | None
+    note: str
+
+
+def probe_source(mediaconvert: Any, input_uri: str) -> ProbeOutcome:
+    """Describe the source with Probe, or explain why the full ladder is used instead."""
+    try:
+        answer = mediaconvert.probe(InputFiles=[{"FileUrl": input_uri}])
+    except ClientError as error:
+        code = error_code(error)
+        if code in _PROBE_UNUSABLE:
+            raise PermanentFailure(
+                f"the source is malformed or corrupt ({describe(error)})",
+                FailureKind.UNUSABLE_SOURCE,
+            ) from error
+        if code in _PROBE_NOT_FOUND:
+            raise PermanentFailure(
+                f"the source could not be found ({describe(error)})", FailureKind.SOURCE_MISSING
+            ) from error
+        if code in _PROBE_UNAVAILABLE:
+            return ProbeOutcome(None, f"probe unavailable, full ladder: {describe(error)}")
+        if is_transient_error(error):
+            raise TransientFailure(describe(error)) from error
+        raise
+    results = answer.get("ProbeResults") or []
+    if not results:
+        return ProbeOutcome(None, "probe returned no result, full ladder")
+    return ProbeOutcome(SourceInfo.from_probe(results[0]), "probed")
+
+
+def source_to_record(source: SourceInfo | None) -> dict[str, Any] | None:
+    """A SourceInfo as a DynamoDB-friendly map (None stays None)."""
+    if source is None:
+        return None
+    return {
+        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(source).items()
+    }
+
+
+def source_from_record(document: Mapping[str, Any] | None) -> SourceInfo | None:
+    """The SourceInfo stored by :func:`source_to_record`."""
+    if not document:
+        return None
+    known = {f.name for f in dataclasses.fields(SourceInfo)}
+    values = {k: v for k, v in document.items() if k in known}
+    if "problems" in values:
+        values["problems"] = tuple(values["problems"])
+    return SourceInfo(**values)
+
+
+class JobNotCreated(TransientFailure):
+    """CreateJob was refused before creating anything: the claim can be released."""
+
+
+def create_job(mediaconvert: Any, request: Mapping[str, Any]) -> str:
+    """Submit the job; its id. Rejections are permanent, throttling and 5xx transient."""
+    try:
+        answer = mediaconvert.create_job(**request)
+    except ClientError as error:
+        code = error_code(error)
+        if code in _CREATE_JOB_REJECTED:
+            raise PermanentFailure(
+                f"MediaConvert rejected the job ({describe(error)})", FailureKind.JOB_REJECTED
+            ) from error
+        if code in _NOT_CREATED:
+            raise JobNotCreated(describe(error)) from error
+        if is_transient_error(error):
+            raise TransientFailure(describe(error)) from error
+        raise
+    return str(answer["Job"]["Id"])
+
+
+def find_submitted_job(
+    mediaconvert: Any,
+    *,
+    queue_arn: str,
+    pipeline_id: str,
+    asset_id: str,
+    job_format: str,
+    attempt: int,
+    claimed_at: datetime,
+) -> str | None:
+    """The id of a job a crashed invocation may have created for this claim, if any.
+
+    Scans the stack's queue newest first, stopping at jobs created before the claim. Returns
+    None when no such job exists (submitting is then safe); raises TransientFailure when the
+    scan could not reach the claim time, so the caller retries instead of guessing.
+    """
+    wanted = {
+        META_ASSET_ID: asset_id,
+        META_FORMAT: job_format,
+        META_ATTEMPT: str(attempt),
+        META_PIPELINE_ID: pipeline_id,
+    }
+    oldest_possible = claimed_at - CLOCK_SLACK
+    token: str | None = None
+    for _ in range(LIST_JOBS_MAX_PAGES):
+        request: dict[str, Any] = {
+            "Queue": queue_arn,
+            "Order": "DESCENDING",
+            "MaxResults": LIST_JOBS_PAGE_SIZE,
+        }
+        if token:
+            request["NextToken"] = token
+        try:
+            page = mediaconvert.list_jobs(**request)
+        except ClientError as error:
+            raise TransientFailure(describe(error)) from error
+        for job in page.get("Jobs") or []:
+            metadata = job.get("UserMetadata") or {}
+            if all(metadata.get(k) == v for k, v in wanted.items()):
+                return str(job["Id"])
+            created = job.get("CreatedAt")
+            if isinstance(created, datetime) and created < oldest_possible:
+                return None
+        token = page.get("NextToken")
+        if not token:
+            return None
+    get_logger().warning(
+        "job lookup stopped before reaching the claim time",
+        extra={"format": job_format, "attempt": attempt, "pages": LIST_JOBS_MAX_PAGES},
+    )
+    raise TransientFailure("could not tell whether a job exists for an interrupted submission")

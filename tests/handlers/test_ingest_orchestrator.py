@@ -1,0 +1,361 @@
+"""ingest-orchestrator: uploads become records and validated MediaConvert jobs, exactly once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from conftest import PIPELINE_ID, TABLE, UPLOADS_BUCKET, Stack
+from handler_delivery import (
+    drain,
+    failed_ids,
+    finish_batch,
+    invoke,
+    make_visible,
+    metric_values,
+    receive_event,
+    send,
+    split_output,
+)
+from handler_fakes import (
+    REGION,
+    FakeLambdaContext,
+    FakeMediaConvert,
+    client_error,
+    load_event,
+    probe_result,
+)
+from mediapipe_handlers.ingest_orchestrator import handler
+from mediapipe_handlers.repository import AssetRepository
+from mediapipe_handlers.uploads import derive_asset_id
+
+from mediapipe_cfn.contract import AssetStatus
+
+# The default profile: CMAF (HLS + DASH) and MP4 previews; thumbnails ride in the MP4 job.
+FORMATS = ["cmaf", "mp4"]
+
+
+def repo() -> AssetRepository:
+    return AssetRepository(boto3.client("dynamodb", region_name=REGION), TABLE)
+
+
+def upload(key: str, body: bytes = b"\0" * 4096) -> tuple[str, str]:
+    """Put an object in the uploads bucket; (key, version id)."""
+    answer = boto3.client("s3", region_name=REGION).put_object(
+        Bucket=UPLOADS_BUCKET, Key=key, Body=body
+    )
+    return key, answer["VersionId"]
+
+
+def s3_event(
+    name: str = "object_created_put.json",
+    *,
+    version_id: str | None = None,
+    key: str | None = None,
+    size: int | None = None,
+) -> dict[str, Any]:
+    event = load_event(f"s3/{name}")
+    obj = event["detail"]["object"]
+    if version_id is not None:
+        obj["version-id"] = version_id
+    if key is not None:
+        obj["key"] = key
+    if size is not None:
+        obj["size"] = size
+    return event
+
+
+def asset_id_of(event: dict[str, Any], key: str | None = None) -> str:
+    obj = event["detail"]["object"]
+    return derive_asset_id(
+        event["detail"]["bucket"]["name"],
+        key or obj["key"],
+        obj.get("version-id"),
+        obj["sequencer"],
+    )
+
+
+def run(stack: Stack, context: FakeLambdaContext, *bodies: Any) -> dict[str, Any]:
+    for body in bodies:
+        send(stack.processing_queue_url, body)
+    return invoke(handler, stack.processing_queue_url, context)
+
+
+# ---------------------------------------------------------------------------- happy path
+
+
+def test_upload_becomes_processing_asset_with_one_validated_job_per_format(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any, capsys: Any
+) -> None:
+    event = s3_event()
+    response = run(stack, context, event)
+
+    assert response == {"batchItemFailures": []}
+    asset_id = asset_id_of(event)
+    item = repo().get(asset_id)
+    assert item is not None
+    assert item["status"] == AssetStatus.PROCESSING
+    assert item["formats"] == FORMATS
+    assert item["uploaderId"] == "alice"
+    assert item["s3Key"] == "uploads/alice/holiday.mp4"
+    assert item["sourceVersionId"] == event["detail"]["object"]["version-id"]
+    assert item["sourceSize"] == 48213504
+    assert item["outputPrefix"] == f"alice/{asset_id}/"
+    assert sorted(item["jobIds"]) == sorted(j.id for j in mediaconvert.jobs)
+    assert {f: s["status"] for f, s in item["formatStatus"].items()} == dict.fromkeys(
+        FORMATS, "SUBMITTED"
+    )
+    assert item["source"]["probe"]["width"] == 1920
+    # Every request passed the strict validator (the fake asserts); check what they say too.
+    requests = mediaconvert.submitted()
+    assert len(requests) == len(FORMATS) and not mediaconvert.create_job_findings
+    for request, job_format in zip(requests, FORMATS, strict=True):
+        assert request["UserMetadata"] == {
+            "mediapipeAssetId": asset_id,
+            "mediapipeFormat": job_format,
+            "mediapipePipelineId": PIPELINE_ID,
+            "mediapipeAttempt": "1",
+        }
+        assert request["Settings"]["Inputs"][0]["FileInput"] == (
+            f"s3://{UPLOADS_BUCKET}/uploads/alice/holiday.mp4"
+        )
+    assert len(mediaconvert.submitted("Probe")) == 1
+
+    logs, metrics = split_output(capsys.readouterr().out)
+    assert metric_values(metrics, "AssetsReceived", Pipeline=PIPELINE_ID) == [1]
+    for job_format in FORMATS:
+        assert metric_values(metrics, "JobsSubmitted", Pipeline=PIPELINE_ID, Format=job_format) == [
+            1
+        ]
+    assert metric_values(metrics, "JobsSubmitted", Pipeline=PIPELINE_ID) == [1] * len(FORMATS)
+    about_asset = [line for line in logs if line.get("message") != "job event processed"]
+    assert about_asset and all(line.get("asset_id") == asset_id for line in about_asset), logs
+
+
+def test_duplicate_deliveries_in_one_batch_and_later_submit_nothing_twice(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any, capsys: Any
+) -> None:
+    batch = load_event("sqs/batch_put_and_duplicate.json")
+    bodies = [json.loads(record["body"]) for record in batch["Records"]]
+    assert run(stack, context, *bodies) == {"batchItemFailures": []}
+    assert run(stack, context, bodies[0]) == {"batchItemFailures": []}
+
+    assert len(mediaconvert.jobs) == len(FORMATS)
+    assert len(mediaconvert.submitted("Probe")) == 1
+    logs, _ = split_output(capsys.readouterr().out)
+    assert sum(line["message"] == "duplicate event: nothing to do" for line in logs) == 2
+
+
+def test_multipart_upload_is_accepted_and_marked(runtime: Any, stack: Stack, context: Any) -> None:
+    event = s3_event("object_created_multipart.json")
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    item = repo().get(asset_id_of(event))
+    assert item["status"] == AssetStatus.PROCESSING
+    assert item["source"]["multipart"] is True
+    assert item["source"]["reason"] == "CompleteMultipartUpload"
+    assert item["sourceEtag"].endswith("-52")
+
+
+# ---------------------------------------------------------------------------- object keys
+
+
+@pytest.mark.parametrize("name", ["space", "plus", "percent", "non_ascii"])
+def test_awkward_keys_resolve_to_the_real_object_whether_encoded_or_not(
+    name: str, runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    raw_event = load_event(f"s3/object_created_{name}_raw.json")
+    real_key, version = upload(raw_event["detail"]["object"]["key"])
+    encoded = s3_event(f"object_created_{name}_encoded.json", version_id=version)
+    raw = s3_event(f"object_created_{name}_raw.json", version_id=version)
+    assert encoded["detail"]["object"]["key"] != real_key  # the hard case: they differ
+
+    assert run(stack, context, encoded) == {"batchItemFailures": []}
+    assert run(stack, context, raw) == {"batchItemFailures": []}
+
+    asset_id = asset_id_of(raw, real_key)
+    item = repo().get(asset_id)
+    assert item["s3Key"] == real_key
+    assert len(mediaconvert.jobs) == len(FORMATS), "encoded and raw deliveries are one asset"
+    inputs = {r["Settings"]["Inputs"][0]["FileInput"] for r in mediaconvert.submitted()}
+    assert inputs == {f"s3://{UPLOADS_BUCKET}/{real_key}"}
+
+
+def test_a_literal_plus_is_not_mistaken_for_a_space_when_both_objects_exist(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    upload("uploads/gus/a b.mp4")
+    plus_key, plus_version = upload("uploads/gus/a+b.mp4")
+    event = s3_event(key="uploads/gus/a+b.mp4", version_id=plus_version)
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    assert repo().get(asset_id_of(event, plus_key))["s3Key"] == "uploads/gus/a+b.mp4"
+
+
+def test_an_object_deleted_before_processing_is_dropped_without_a_record(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any, capsys: Any
+) -> None:
+    event = s3_event("object_created_space_encoded.json", version_id="no-such-version")
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    assert mediaconvert.calls == []
+    logs, _ = split_output(capsys.readouterr().out)
+    assert any(line["message"] == "upload event dropped" for line in logs)
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("object_created_zero_byte.json", "the object is empty (0 bytes)"),
+        ("object_created_folder_marker.json", "the object is a folder marker, not a file"),
+        ("object_created_wrong_extension.json", "extension '.txt' is not accepted"),
+        ("object_created_too_large.json", "the object is 60.00 GiB, above the limit of 50.00 GiB"),
+    ],
+)
+def test_invalid_upload_gets_a_failed_record_with_the_reason_and_no_job(
+    name: str,
+    reason: str,
+    runtime: Any,
+    stack: Stack,
+    mediaconvert: FakeMediaConvert,
+    context: Any,
+    capsys: Any,
+) -> None:
+    event = s3_event(name)
+    assert run(stack, context, event) == {"batchItemFailures": []}
+
+    item = repo().get(asset_id_of(event))
+    assert item["status"] == AssetStatus.FAILED
+    assert item["failureKind"] == "INVALID_UPLOAD"
+    assert reason in item["errors"][0]["message"]
+    assert mediaconvert.calls == []
+    _, metrics = split_output(capsys.readouterr().out)
+    assert metric_values(metrics, "InvalidUploads", Pipeline=PIPELINE_ID) == [1]
+    [announced] = drain(stack.events_observer_url)
+    assert announced["detail-type"] == "MediaAsset Failed"
+    assert announced["detail"]["assetId"] == item["assetId"]
+    assert item["finalNotifiedAt"]
+
+
+# ---------------------------------------------------------------------------- source-aware
+
+
+def test_audio_only_source_gets_only_the_adaptive_job(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    mediaconvert.default_probe = load_event("mediaconvert/probe_audio_only.json")["ProbeResults"][0]
+    event = s3_event()
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    item = repo().get(asset_id_of(event))
+    assert item["formats"] == ["cmaf"]
+    assert [r["UserMetadata"]["mediapipeFormat"] for r in mediaconvert.submitted()] == ["cmaf"]
+
+
+def test_source_without_usable_track_fails_with_the_precise_reason(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    mediaconvert.default_probe = load_event("mediaconvert/probe_no_usable_track.json")[
+        "ProbeResults"
+    ][0]
+    event = s3_event()
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    item = repo().get(asset_id_of(event))
+    assert item["status"] == AssetStatus.FAILED
+    assert item["failureKind"] == "UNUSABLE_SOURCE"
+    assert "no usable video or audio track" in item["errors"][-1]["message"]
+    assert mediaconvert.submitted() == []
+
+
+def test_portrait_source_keeps_portrait_outputs(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    mediaconvert.default_probe = probe_result(1080, 1920)
+    assert run(stack, context, s3_event()) == {"batchItemFailures": []}
+    cmaf = mediaconvert.submitted()[0]["Settings"]["OutputGroups"][0]["Outputs"]
+    sizes = [
+        (o["VideoDescription"]["Width"], o["VideoDescription"]["Height"])
+        for o in cmaf
+        if "VideoDescription" in o
+    ]
+    assert sizes and all(height > width for width, height in sizes)
+
+
+def test_probe_unavailable_falls_back_to_the_full_ladder(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    mediaconvert.fail_next("Probe", client_error("BadRequestException", "Probe"))
+    event = s3_event()
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    item = repo().get(asset_id_of(event))
+    assert item["status"] == AssetStatus.PROCESSING
+    assert "probe" not in item["source"] or item["source"]["probe"] is None
+    assert item["source"]["probeNote"].startswith("probe unavailable")
+    assert len(mediaconvert.jobs) == len(FORMATS)
+
+
+def test_corrupt_source_fails_without_a_job(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    mediaconvert.fail_next("Probe", client_error("UnprocessableEntityException", "Probe"))
+    event = s3_event()
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    item = repo().get(asset_id_of(event))
+    assert (item["status"], item["failureKind"]) == (AssetStatus.FAILED, "UNUSABLE_SOURCE")
+    assert mediaconvert.submitted() == []
+
+
+def test_rejected_job_fails_the_asset(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    mediaconvert.fail_next("CreateJob", client_error("BadRequestException", "CreateJob"))
+    event = s3_event()
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    item = repo().get(asset_id_of(event))
+    assert (item["status"], item["failureKind"]) == (AssetStatus.FAILED, "JOB_REJECTED")
+    assert item["formatStatus"]["cmaf"]["status"] == "ERROR"
+
+
+# ---------------------------------------------------------------------------- transient
+
+
+def test_transient_failure_fails_only_that_record_with_growing_backoff_then_fails_the_asset(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any, capsys: Any
+) -> None:
+    bad = s3_event()
+    good = s3_event("object_created_copy.json")
+    throttled = [client_error("TooManyRequestsException", "Probe") for _ in range(6)]
+    mediaconvert.probe_by_uri[f"s3://{UPLOADS_BUCKET}/uploads/alice/holiday.mp4"] = throttled[0]
+    send(stack.processing_queue_url, bad)
+    send(stack.processing_queue_url, good)
+
+    event = receive_event(stack.processing_queue_url)
+    response = handler(event, context)
+    finish_batch(stack.processing_queue_url, event, response)
+    bad_id = asset_id_of(bad)
+    assert len(failed_ids(response)) == 1
+    assert repo().get(asset_id_of(good))["status"] == AssetStatus.PROCESSING
+    assert repo().get(bad_id)["status"] == AssetStatus.PENDING
+
+    delays = [stack.calls("ChangeMessageVisibility")[-1]["VisibilityTimeout"]]
+    for _ in range(5):  # receives 2..6
+        make_visible(stack.processing_queue_url, event, response)
+        event = receive_event(stack.processing_queue_url)
+        response = handler(event, context)
+        finish_batch(stack.processing_queue_url, event, response)
+        assert len(failed_ids(response)) == 1
+        delays.append(stack.calls("ChangeMessageVisibility")[-1]["VisibilityTimeout"])
+    # 30 s doubling, capped at 900 s; the last allowed receive makes the message visible at
+    # once so the queue moves it to the dead-letter queue.
+    assert delays == [30, 60, 120, 240, 480, 0]
+    item = repo().get(bad_id)
+    assert (item["status"], item["failureKind"]) == (AssetStatus.FAILED, "TRANSIENT_EXHAUSTED")
+    assert len(item["errors"]) == 6
+    assert all("TooManyRequestsException" in e["message"] for e in item["errors"])
+
+    assert receive_event(stack.processing_queue_url)["Records"] == []
+    [dead] = drain(stack.dead_letter_queue_url)
+    assert dead["detail"]["object"]["key"] == "uploads/alice/holiday.mp4"
+    _, metrics = split_output(capsys.readouterr().out)
+    assert sum(metric_values(metrics, "IngestTransientFailures", Pipeline=PIPELINE_ID)) == 6
