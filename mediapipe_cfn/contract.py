@@ -75,6 +75,8 @@ class Attr(StrEnum):
     ATTEMPTS = "attempts"
     OUTPUT_PREFIX = "outputPrefix"
     COMPLETED_AT = "completedAt"
+    FAILURE_KIND = "failureKind"  # why a FAILED asset failed; decides whether a redrive reopens it
+    FINAL_NOTIFIED_AT = "finalNotifiedAt"  # when the final-state event was published
 
 
 # Global secondary indexes: each partitions by one attribute and sorts by a timestamp.

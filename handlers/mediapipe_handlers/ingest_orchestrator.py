@@ -49,8 +49,6 @@ from mediapipe_handlers.messages import (
 from mediapipe_handlers.metrics import PipelineMetrics
 from mediapipe_handlers.notify import publish_final_state
 from mediapipe_handlers.repository import (
-    ATTR_FAILURE_KIND,
-    ATTR_FINAL_NOTIFIED_AT,
     JOB_STATE_RANK,
     AssetRepository,
     FailureKind,
@@ -276,7 +274,7 @@ class Orchestrator:
         }
         if reason:
             record[Attr.STATUS] = AssetStatus.FAILED
-            record[ATTR_FAILURE_KIND] = FailureKind.INVALID_UPLOAD
+            record[Attr.FAILURE_KIND] = FailureKind.INVALID_UPLOAD
             record[Attr.ERRORS] = [error_entry(reason, at=now, source="ingest")]
             record[Attr.COMPLETED_AT] = now
         return {str(k): v for k, v in record.items() if v is not None}
@@ -292,7 +290,7 @@ class Orchestrator:
             return item
         if (
             status == AssetStatus.FAILED
-            and item.get(ATTR_FAILURE_KIND) == FailureKind.TRANSIENT_EXHAUSTED
+            and item.get(Attr.FAILURE_KIND) == FailureKind.TRANSIENT_EXHAUSTED
             and self.repo.reopen_after_transient_failure(asset_id, clock.now_iso())
         ):
             self.log.warning("asset reopened: its upload was redriven after transient failures")
@@ -609,7 +607,7 @@ class Orchestrator:
             self.log.warning("final state not announced yet", extra={"error": describe(error)})
 
     def _announce_if_unannounced(self, item: Mapping[str, Any]) -> None:
-        if item.get(Attr.STATUS) in FINAL_STATUSES and not item.get(ATTR_FINAL_NOTIFIED_AT):
+        if item.get(Attr.STATUS) in FINAL_STATUSES and not item.get(Attr.FINAL_NOTIFIED_AT):
             self._announce_final(item)
 
 

@@ -58,7 +58,6 @@ from mediapipe_handlers.notify import (
 )
 from mediapipe_handlers.outputs import summarize_job_outputs
 from mediapipe_handlers.repository import (
-    ATTR_FINAL_NOTIFIED_AT,
     FAILED_JOB_STATES,
     AssetRepository,
     FailureKind,
@@ -309,7 +308,7 @@ class StatusProcessor:
             return
         if item[Attr.STATUS] not in FINAL_STATUSES:
             item = self._finish(asset_id, item) or item
-        if item[Attr.STATUS] in FINAL_STATUSES and not item.get(ATTR_FINAL_NOTIFIED_AT):
+        if item[Attr.STATUS] in FINAL_STATUSES and not item.get(Attr.FINAL_NOTIFIED_AT):
             self._announce(item)
 
     def _finish(self, asset_id: str, item: Mapping[str, Any]) -> dict[str, Any] | None:

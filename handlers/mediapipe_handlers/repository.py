@@ -26,10 +26,6 @@ from botocore.exceptions import ClientError
 
 from mediapipe_cfn.contract import AssetStatus, Attr
 
-# Attributes the handlers write that the shared contract does not name (yet).
-ATTR_FAILURE_KIND = "failureKind"
-ATTR_FINAL_NOTIFIED_AT = "finalNotifiedAt"
-
 MAX_ERROR_MESSAGE_CHARS = 1000
 
 
@@ -313,7 +309,7 @@ class AssetRepository:
         status, errors = e.path(Attr.STATUS), e.path(Attr.ERRORS)
         update = (
             f"SET {status} = {e.value(AssetStatus.FAILED)}, "
-            f"{e.path(ATTR_FAILURE_KIND)} = {e.value(kind)}, "
+            f"{e.path(Attr.FAILURE_KIND)} = {e.value(kind)}, "
             f"{errors} = list_append({errors}, {e.value([dict(entry)])}), "
             f"{e.path(Attr.COMPLETED_AT)} = {e.value(now)}, "
             f"{e.path(Attr.UPDATED_AT)} = {e.value(now)}"
@@ -331,12 +327,12 @@ class AssetRepository:
             f"SET {status} = {e.value(AssetStatus.PENDING)}, "
             f"{e.path(Attr.UPDATED_AT)} = {e.value(now)} "
             f"ADD {e.path(Attr.ATTEMPTS)} {e.value(1)} "
-            f"REMOVE {e.path(ATTR_FAILURE_KIND)}, {e.path(Attr.COMPLETED_AT)}, "
-            f"{e.path(ATTR_FINAL_NOTIFIED_AT)}"
+            f"REMOVE {e.path(Attr.FAILURE_KIND)}, {e.path(Attr.COMPLETED_AT)}, "
+            f"{e.path(Attr.FINAL_NOTIFIED_AT)}"
         )
         condition = (
             f"{status} = {e.value(AssetStatus.FAILED)} AND "
-            f"{e.path(ATTR_FAILURE_KIND)} = {e.value(FailureKind.TRANSIENT_EXHAUSTED)}"
+            f"{e.path(Attr.FAILURE_KIND)} = {e.value(FailureKind.TRANSIENT_EXHAUSTED)}"
         )
         return self._update(asset_id, e, update, condition, returning=False) is not None
 
@@ -352,8 +348,8 @@ class AssetRepository:
             f"{e.path(*fs, 'updatedAt')} = {e.value(now)}, "
             f"{e.path(Attr.UPDATED_AT)} = {e.value(now)} "
             f"ADD {e.path(Attr.ATTEMPTS)} {e.value(1)} "
-            f"REMOVE {e.path(ATTR_FAILURE_KIND)}, {e.path(Attr.COMPLETED_AT)}, "
-            f"{e.path(ATTR_FINAL_NOTIFIED_AT)}"
+            f"REMOVE {e.path(Attr.FAILURE_KIND)}, {e.path(Attr.COMPLETED_AT)}, "
+            f"{e.path(Attr.FINAL_NOTIFIED_AT)}"
         )
         failed_states = ", ".join(e.value(s) for s in sorted(FAILED_JOB_STATES))
         condition = (
@@ -499,7 +495,7 @@ class AssetRepository:
 
     def mark_notified(self, asset_id: str, now: str) -> bool:
         e = _Expression()
-        path = e.path(ATTR_FINAL_NOTIFIED_AT)
+        path = e.path(Attr.FINAL_NOTIFIED_AT)
         update = f"SET {path} = {e.value(now)}"
         condition = f"attribute_not_exists({path})"
         return self._update(asset_id, e, update, condition, returning=False) is not None
