@@ -123,17 +123,38 @@ def render(
     show_default=True,
     help="Region(s) to lint the template for; repeat the option for several.",
 )
+@click.option(
+    "--security",
+    is_flag=True,
+    help="Also run the security gate: checkov, parliament and the least-privilege rules on "
+    "the template (docs/security.md). Needs the tools `bash .ci/security-tools` installs.",
+)
 @_user_errors
-def validate(profile_ref: str | None, regions: tuple[str, ...]) -> None:
-    """Check a profile: its transcoding settings and a cfn-lint run on its template."""
+def validate(profile_ref: str | None, regions: tuple[str, ...], security: bool) -> None:
+    """Check a profile: its transcoding settings and a cfn-lint run on its template.
+
+    With --security, also checkov and parliament on the template (docs/security.md).
+    """
     from mediapipe_cfn.profile.loader import load_profile
     from mediapipe_cfn.validation import validate_profile
 
+    if security:
+        from mediapipe_cfn.security.tools import require_tools
+
+        require_tools()  # says how to install checkov and parliament (exit 2) before any work
     profile = load_profile(profile_ref)
     report = validate_profile(profile, regions=list(regions))
     for line in report.lines():
         click.echo(line)
-    if not report.ok:
+    ok = report.ok
+    if security:
+        from mediapipe_cfn.security import run_security_checks
+
+        security_report = run_security_checks(profile)
+        for line in security_report.lines():
+            click.echo(line)
+        ok = ok and security_report.ok
+    if not ok:
         sys.exit(1)
 
 

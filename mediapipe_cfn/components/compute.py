@@ -253,6 +253,9 @@ def common_statements(spec: FunctionSpec, profile: Profile) -> list[Statement]:
                 {"kms:EncryptionContext:LambdaFunctionName": function_name(spec)},
             ),
         ),
+        # A stack on an existing key is given its alias, but MediaConvert destinations and the
+        # outputs bucket policy need the key's ARN: each handler resolves it once.
+        _refs.key_use_statement("ResolvePipelineKeyArn", [kms.DescribeKey]),
     ]
 
 
@@ -308,8 +311,6 @@ def orchestrator_statements(ctx: BuildContext) -> list[Statement]:
         ),
         *final_state_statements(profile),
         _refs.key_use_through_services("UseKeyForQueueTableAndUploads", key_services(profile)),
-        # A stack on an existing key is given the alias; MediaConvert needs the key's ARN.
-        _refs.key_use_statement("ResolvePipelineKeyArn", [kms.DescribeKey]),
     ]
 
 
