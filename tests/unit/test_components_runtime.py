@@ -432,6 +432,7 @@ def test_status_processor_permissions_are_exactly_its_work() -> None:
         "ssm:GetParameter",
         "kms:Decrypt",
         "kms:GenerateDataKey",
+        "kms:DescribeKey",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "sqs:SendMessage",
