@@ -79,6 +79,21 @@ FALLBACK_BACKOFF = (30, 900)
 _ABSENT_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound", "400", "403"})
 
 
+def _claimed_by_earlier_receive(claim_token: str, delivery: Delivery) -> bool:
+    """A claim made by an earlier receive of this same message is dead, whatever its lease says.
+
+    That receive ended before SQS delivered the message again (it failed the record, e.g. on a
+    CreateJob answer that left the outcome unknown), so waiting for its lease would only
+    acknowledge the message while nobody submits the job: the asset would stay PENDING.
+    """
+    message_id, _, count = claim_token.rpartition("#")
+    return (
+        message_id == delivery.message_id
+        and count.isdigit()
+        and int(count) < delivery.receive_count
+    )
+
+
 class RetryLater(Exception):
     """Raised from a record handler: report the record as a batch item failure."""
 
@@ -373,7 +388,9 @@ class Orchestrator:
         """Resume a submission an earlier delivery claimed but never recorded."""
         asset_id, attempt = item[Attr.ASSET_ID], int(state["attempt"])
         now = clock.now_iso()
-        if not state.get("released") and str(state["leaseUntil"]) >= now:
+        claim_token = str(state.get("claimToken", ""))
+        ended = _claimed_by_earlier_receive(claim_token, delivery)
+        if not state.get("released") and not ended and str(state["leaseUntil"]) >= now:
             self.log.info("another invocation is submitting this job", extra={"format": job_format})
             return False
         if not self.repo.claim_format(
@@ -383,7 +400,8 @@ class Orchestrator:
             token=delivery.token,
             lease_until=delivery.lease_until,
             now=now,
-            takeover_token=str(state["claimToken"]),
+            takeover_token=claim_token,
+            previous_claim_ended=ended,
         ):
             return self._lost_claim(asset_id, job_format)
         if not state.get("released"):

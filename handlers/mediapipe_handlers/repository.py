@@ -194,12 +194,14 @@ class AssetRepository:
         lease_until: str,
         now: str,
         takeover_token: str | None = None,
+        previous_claim_ended: bool = False,
     ) -> bool:
         """Claim the right to submit ``job_format``'s job for ``attempt``.
 
         A first claim needs no existing state and a PENDING asset; a retry claim needs the
         format in RETRY_SCHEDULED for exactly this attempt; a takeover needs the previous
-        claim (``takeover_token``) released or past its lease.
+        claim (``takeover_token``) released or past its lease, or ``previous_claim_ended``
+        (the caller knows its holder is gone: an earlier receive of the same message).
         """
         e = _Expression()
         state_path = e.path(Attr.FORMAT_STATUS, job_format)
@@ -215,12 +217,12 @@ class AssetRepository:
         }
         if takeover_token is not None:
             token_path = e.path(Attr.FORMAT_STATUS, job_format, "claimToken")
-            released = e.path(Attr.FORMAT_STATUS, job_format, "released")
-            lease = e.path(Attr.FORMAT_STATUS, job_format, "leaseUntil")
-            condition = (
-                f"{token_path} = {e.value(takeover_token)} AND "
-                f"({released} = {e.value(True)} OR {lease} < {e.value(now)})"
-            )
+            condition = f"{token_path} = {e.value(takeover_token)}"
+            if not previous_claim_ended:
+                # Placeholders are registered only when used: DynamoDB rejects unused ones.
+                released = e.path(Attr.FORMAT_STATUS, job_format, "released")
+                lease = e.path(Attr.FORMAT_STATUS, job_format, "leaseUntil")
+                condition += f" AND ({released} = {e.value(True)} OR {lease} < {e.value(now)})"
         elif attempt == 1:
             status = e.path(Attr.STATUS)
             condition = (

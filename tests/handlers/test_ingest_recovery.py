@@ -112,6 +112,26 @@ def test_ambiguous_create_job_failure_is_checked_before_resubmitting(
     assert repo().get(asset_id_of(s3_event()))["status"] == AssetStatus.PROCESSING
 
 
+def test_ambiguous_create_job_failure_is_resumed_by_the_next_receive_at_once(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    """The redelivery comes after the short backoff, while the failed receive's lease still
+    runs: the claim is its own message's, so it takes over instead of acknowledging."""
+    mediaconvert.fail_next("CreateJob", client_error("InternalServerErrorException", "CreateJob"))
+    send(stack.processing_queue_url, s3_event())
+    event = receive_event(stack.processing_queue_url)
+    response = handler(event, context)
+    finish_batch(stack.processing_queue_url, event, response)
+    assert len(failed_ids(response)) == 1
+
+    make_visible(stack.processing_queue_url, event, response)  # no clock change: lease live
+    assert invoke(handler, stack.processing_queue_url, context) == {"batchItemFailures": []}
+    item = repo().get(asset_id_of(s3_event()))
+    assert item["status"] == AssetStatus.PROCESSING
+    assert item["formatStatus"]["cmaf"]["status"] == JobState.SUBMITTED
+    assert len(mediaconvert.jobs) == len(FORMATS)
+
+
 def test_throttled_create_job_releases_its_claim_for_a_prompt_retry(
     runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
 ) -> None:
