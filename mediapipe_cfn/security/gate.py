@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from mediapipe_cfn.profile.model import Profile
 from mediapipe_cfn.security.checkov import CheckovResult, checkov_skips, run_checkov
@@ -30,50 +30,9 @@ from mediapipe_cfn.security.parliament import ParliamentFinding, run_parliament
 from mediapipe_cfn.security.policies import IamPolicy, all_policies, unextracted_documents
 from mediapipe_cfn.security.rules import policy_rule_violations
 from mediapipe_cfn.security.tools import require_tools
+from mediapipe_cfn.validation import PACKAGED_HANDLER_CODE, Finding, Report
 
 DOCS_HINT = "docs/security.md"
-# Lambda code as `aws cloudformation package` leaves it: the form that is deployed and scanned.
-PACKAGED_HANDLER_CODE: Final[Mapping[str, str]] = {
-    "S3Bucket": "mediapipe-artifacts-bucket",
-    "S3Key": "mediapipe-handlers.zip",
-}
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One line of a security report: a failure, or a note that does not fail the gate."""
-
-    check: str  # "checkov", "parliament", "policy-rules", "policy-coverage"
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"[{self.check}] {self.where}: {self.message}"
-
-
-@dataclass
-class Report:
-    """The security verdict on one profile."""
-
-    profile: str
-    checks: list[str] = field(default_factory=list)
-    failures: list[Finding] = field(default_factory=list)
-    notes: list[Finding] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    def lines(self, *, with_notes: bool = False) -> list[str]:
-        lines = [str(failure) for failure in self.failures]
-        if with_notes:
-            lines += [f"note: {note}" for note in self.notes]
-        verdict = "OK" if self.ok else f"{len(self.failures)} problem(s)"
-        accepted = f"; {len(self.notes)} accepted finding(s), see {DOCS_HINT}" if self.notes else ""
-        lines.append(
-            f"profile {self.profile}: security {verdict} ({'; '.join(self.checks)}){accepted}"
-        )
-        return lines
 
 
 def rendered_template(profile: Profile) -> dict[str, Any]:
@@ -148,7 +107,9 @@ def run_security_checks_for(
         parliament_python = parliament_python or found_python
     templates = {p.name: rendered_template(p) for p in profiles}
     policies = {name: all_policies(t, env) for name, t in templates.items()}
-    reports = {name: Report(profile=name) for name in templates}
+    reports = {
+        name: Report(profile=name, subject="security", notes_hint=DOCS_HINT) for name in templates
+    }
     checkov_results = _scan_templates(checkov, templates)
     for name, template in templates.items():
         _checkov_findings(reports[name], checkov_results[name], template)
