@@ -107,15 +107,23 @@ def parse_queue_message(body: str) -> QueueMessage:
     return _parse_upload_event(document)
 
 
-def _parse_upload_event(event: Mapping[str, Any]) -> UploadEvent:
-    if event.get("source") != S3_SOURCE or event.get("detail-type") != OBJECT_CREATED:
+def _event_detail(
+    event: Mapping[str, Any], source: str, detail_type: str, what: str
+) -> Mapping[str, Any]:
+    """The ``detail`` of an EventBridge event, after checking it is the expected kind."""
+    if event.get("source") != source or event.get("detail-type") != detail_type:
         raise MalformedMessage(
-            f"not an S3 Object Created event (source={event.get('source')!r}, "
-            f"detail-type={event.get('detail-type')!r})"
+            f"expected {what}, got source={event.get('source')!r}, "
+            f"detail-type={event.get('detail-type')!r}"
         )
     detail = event.get("detail")
     if not isinstance(detail, Mapping):
-        raise MalformedMessage("S3 event has no detail")
+        raise MalformedMessage(f"{what} without a detail object")
+    return detail
+
+
+def _parse_upload_event(event: Mapping[str, Any]) -> UploadEvent:
+    detail = _event_detail(event, S3_SOURCE, OBJECT_CREATED, "an S3 Object Created event")
     bucket = (detail.get("bucket") or {}).get("name")
     obj = detail.get("object") or {}
     key = obj.get("key")
@@ -192,14 +200,9 @@ class JobStateEvent:
 
 def parse_job_state_event(event: Mapping[str, Any]) -> JobStateEvent:
     """Parse the EventBridge event the status processor is invoked with."""
-    if event.get("source") != MEDIACONVERT_SOURCE or event.get("detail-type") != JOB_STATE_CHANGE:
-        raise MalformedMessage(
-            f"not a MediaConvert job state event (source={event.get('source')!r}, "
-            f"detail-type={event.get('detail-type')!r})"
-        )
-    detail = event.get("detail")
-    if not isinstance(detail, Mapping):
-        raise MalformedMessage("job state event has no detail")
+    detail = _event_detail(
+        event, MEDIACONVERT_SOURCE, JOB_STATE_CHANGE, "a MediaConvert job state event"
+    )
     job_id, status = detail.get("jobId"), detail.get("status")
     if not isinstance(job_id, str) or not isinstance(status, str):
         raise MalformedMessage("job state event without jobId or status")
