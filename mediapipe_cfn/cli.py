@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,8 +41,93 @@ def _user_errors(func: F) -> F:
         except MediapipeError as exc:
             _log(f"error: {exc}")
             sys.exit(2)
+        except BrokenPipeError:
+            # The reader of stdout went away (`| head`): nothing more to say to it.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(2)
+        except OSError as exc:  # the environment (disk, permissions), not the profile
+            _log(f"error: {_os_error_text(exc)}")
+            sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _os_error_text(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename else reason
+
+
+def _refuse(profile_name: str, problems: list[Any], what: str) -> None:
+    """List what AWS would reject, on stderr, and exit 1 as `validate` does on findings."""
+    if not problems:
+        return
+    for problem in problems:
+        _log(str(problem))
+    _log(f"profile {profile_name}: {len(problems)} problem(s) {what}; template not written")
+    sys.exit(1)
+
+
+def check_output_path(path: Path) -> None:
+    """Refuse an output path that cannot be a file, before any work is written."""
+    if path.is_dir():
+        raise MediapipeError(f"{path}: is a directory; give -o a file name")
+    if not path.parent.is_dir():
+        raise MediapipeError(f"{path}: the directory {path.parent} does not exist")
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all: a temporary file renamed over it.
+
+    A device or pipe (``/dev/stdout``) cannot be renamed over; it is written directly.
+    """
+    check_output_path(path)
+    try:
+        if path.exists() and not path.is_file():
+            with path.open("w", encoding="utf-8") as stream:
+                stream.write(text)
+            return
+        _replace_with(path, text)
+    except OSError as exc:
+        raise MediapipeError(f"{path}: cannot write the template: {exc.strerror or exc}") from None
+
+
+def _replace_with(path: Path, text: str) -> None:
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it owner-only
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that also refuses nan and inf (click's range lets nan through)."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+def _known_regions(ctx: click.Context, param: click.Parameter, regions: Any) -> Any:
+    """--region values cfn-lint has a schema for (it would stop with a traceback otherwise)."""
+    from cfnlint.helpers import REGIONS
+
+    unknown = [region for region in regions if region not in REGIONS]
+    if unknown:
+        raise click.BadParameter(
+            f"{', '.join(map(repr, unknown))}: not an AWS region; e.g. us-east-1, eu-west-1 "
+            f"({len(REGIONS)} known)"
+        )
+    return regions
 
 
 profile_option = click.option(
@@ -89,14 +176,21 @@ def render(
     """Write the template and the handler zip it deploys.
 
     Then upload and deploy with `aws cloudformation package` and `aws cloudformation deploy`
-    (see the README).
+    (see the README). Exits 1 without writing the template when MediaConvert or CloudFormation
+    would reject it (the findings go to stderr); `validate` adds cfn-lint.
     """
     from mediapipe_cfn.artifacts import DEFAULT_ARTIFACTS_DIR, write_handler_zip
+    from mediapipe_cfn.limits import template_limit_problems
     from mediapipe_cfn.profile.loader import load_profile
     from mediapipe_cfn.render import render as render_text
     from mediapipe_cfn.template import build_template
+    from mediapipe_cfn.validation import transcoding_problems
 
     profile = load_profile(profile_ref)
+    # The job settings MediaConvert would refuse stop the render before anything is written.
+    _refuse(profile.name, transcoding_problems(profile), "in its MediaConvert settings")
+    if output != "-":
+        check_output_path(Path(output))
     template_dir = Path.cwd() if output == "-" else Path(output).resolve().parent
     zip_dir = artifacts_dir if artifacts_dir is not None else template_dir / DEFAULT_ARTIFACTS_DIR
     zip_path = write_handler_zip(zip_dir.resolve())
@@ -104,12 +198,22 @@ def render(
     code_path = Path(os.path.relpath(zip_path, template_dir)).as_posix()
     template = build_template(profile, handler_code=code_path)
     text = render_text(template, output_format)  # type: ignore[arg-type]
+    _refuse(
+        profile.name,
+        template_limit_problems(template.to_dict(), text),
+        "CloudFormation would reject",
+    )
     _log(f"profile {profile.name}: {len(template.resources)} resources")
     _log(f"wrote {zip_path}")
     if output == "-":
-        click.echo(text, nl=False)
+        try:
+            click.echo(text, nl=False)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # e.g. stdout redirected to a full disk
+            raise MediapipeError(f"stdout: cannot write the template: {exc.strerror}") from None
     else:
-        Path(output).write_text(text, encoding="utf-8")
+        write_text_atomically(Path(output), text)
         _log(f"wrote {output}")
 
 
@@ -121,6 +225,7 @@ def render(
     multiple=True,
     default=DEFAULT_LINT_REGIONS,
     show_default=True,
+    callback=_known_regions,
     help="Region(s) to lint the template for; repeat the option for several.",
 )
 @click.option(
@@ -158,15 +263,23 @@ def validate(profile_ref: str | None, regions: tuple[str, ...], security: bool) 
         sys.exit(1)
 
 
+# Far above any real pipeline; beyond them the arithmetic, not the estimate, is what breaks.
+MAX_UPLOADS_PER_DAY = 100_000_000
+MAX_AVG_MINUTES = 7 * 24 * 60  # a week-long recording
 ESTIMATE_SOURCES = ("1080p", "2160p", "1440p", "portrait-1080p", "720p", "480p", "audio")
 
 
 @main.command()
 @profile_option
-@click.option("--uploads-per-day", type=click.IntRange(min=0), default=5000, show_default=True)
+@click.option(
+    "--uploads-per-day",
+    type=click.IntRange(min=0, max=MAX_UPLOADS_PER_DAY),
+    default=5000,
+    show_default=True,
+)
 @click.option(
     "--avg-minutes",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True, max=MAX_AVG_MINUTES),
     default=10.0,
     show_default=True,
     help="Average duration of an upload, in minutes.",

@@ -89,11 +89,33 @@ def load_prices(path: str | Path | None = None) -> dict[str, Any]:
     """
     prices: dict[str, Any] = json.loads(PRICES_PATH.read_text(encoding="utf-8"))
     if path is not None:
-        override = json.loads(Path(path).read_text(encoding="utf-8"))
+        override = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_no_constant)
         if not isinstance(override, dict):
             raise ValueError(f"{path}: a price file must hold a JSON object")
+        _check_override(prices, override, "")
         prices = _merged(prices, override)
     return prices
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a price; use a finite number")
+
+
+def _check_override(base: Mapping[str, Any], override: Mapping[str, Any], where: str) -> None:
+    """An override's figures are finite, non-negative numbers where the table has numbers."""
+    for key, value in override.items():
+        path = f"{where}.{key}" if where else str(key)
+        known = base.get(key)
+        if isinstance(known, Mapping):
+            if not isinstance(value, Mapping):
+                raise ValueError(f"{path}: expected an object, got {json.dumps(value)}")
+            _check_override(known, value, path)
+        elif _is_number(known) and not (_is_number(value) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"{path}: expected a finite number >= 0, got {json.dumps(value)}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,10 +23,13 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import functools
+import gzip
+import importlib.util
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -84,8 +87,15 @@ def assert_valid(findings: Iterable[Finding], what: str) -> None:
 @functools.cache
 def _service_model() -> Mapping[str, Any]:
     """Return the raw ``mediaconvert`` service-2 model bundled with botocore."""
-    # Imported here so that importing this module does not pull in botocore.
-    from botocore.loaders import Loader
+    # Read botocore's data file directly: importing botocore costs ten times the read, and
+    # `render` runs these checks on every call.
+    spec = importlib.util.find_spec("botocore")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        versions = sorted((Path(location) / "data" / "mediaconvert").glob("*/service-2.json*"))
+        if versions:
+            raw = versions[-1].read_bytes()
+            return json.loads(gzip.decompress(raw) if versions[-1].suffix == ".gz" else raw)
+    from botocore.loaders import Loader  # a layout this reader does not know: ask botocore
 
     return Loader().load_service_model("mediaconvert", "service-2")
 

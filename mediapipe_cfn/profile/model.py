@@ -1,6 +1,6 @@
 """The profile: every knob of a rendered pipeline, as a strict typed model.
 
-Every field has a default, so an empty profile is the built-in default pipeline. Unknown keys are
+Every field has a default, so ``{}`` is the built-in default pipeline. Unknown keys are
 errors (``extra="forbid"``) and values are not coerced across types (``strict=True``): a profile
 that says ``batch_size: "10"`` is a mistake worth hearing about, not guessing around.
 Units are part of field names (``_seconds``, ``_kbps``, ``_mb``) so a profile reads unambiguously.
@@ -35,6 +35,12 @@ LOG_RETENTION_DAYS = (
     2922, 3288, 3653,
 )  # fmt: skip
 
+# CloudFormation refuses a template Description over 1,024 characters; the profile's description
+# follows a prefix of at most 72 (profile name and environment), so 900 always fits.
+DESCRIPTION_MAX_LENGTH = 900
+# S3 keys are at most 1,024 bytes; the prefix leaves room for the IDs and the file names.
+OUTPUT_PATH_MAX_LENGTH = 256
+
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$"
 BUCKET_NAME_PATTERN = r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 RENDITION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
@@ -46,6 +52,7 @@ PATTERN_HELP: dict[str, str] = {
     BUCKET_NAME_PATTERN: "empty (generated) or a valid S3 bucket name: 3-63 lower-case letters, "
     "digits, '.' or '-'",
     RENDITION_NAME_PATTERN: "1-40 letters, digits, '_' or '-'",
+    r"^[^\x00-\x1f\x7f]*$": "one line of text without control characters",
 }
 
 
@@ -498,8 +505,10 @@ class Profile(Strict):
 
     name: Annotated[str, Field(pattern=NAME_PATTERN)] = "default"
     """Profile name; shown in the template description."""
-    description: str = "The default pipeline."
-    """One line on what this profile is for."""
+    description: Annotated[
+        str, Field(max_length=DESCRIPTION_MAX_LENGTH, pattern=r"^[^\x00-\x1f\x7f]*$")
+    ] = "The default pipeline."
+    """One line on what this profile is for (it ends the template's Description)."""
     environment: Literal["dev", "test", "prod"] = "dev"
     """Deployment environment; prod turns on deletion protection and Retain policies."""
     naming: Naming = Field(default_factory=Naming)
@@ -550,6 +559,13 @@ class Profile(Strict):
             raise ValueError("must contain {assetId} so assets never share a prefix")
         if value.startswith("/") or not value.endswith("/"):
             raise ValueError("must not start with '/' and must end with '/'")
+        if len(value) > OUTPUT_PATH_MAX_LENGTH:
+            raise ValueError(f"is {len(value)} characters; at most {OUTPUT_PATH_MAX_LENGTH}")
+        if re.search(r"[\x00-\x1f\x7f\\]", value):
+            raise ValueError("must not contain control characters or '\\'")
+        # '.', '..' and empty segments make S3 keys that tools resolve to another prefix.
+        if any(segment in ("", ".", "..") for segment in value[:-1].split("/")):
+            raise ValueError("must not contain '.', '..' or empty ('//') path segments")
         return value
 
     @field_validator("tags")
@@ -600,7 +616,16 @@ class Profile(Strict):
             raise RuleViolation(
                 "transcoding.automated_abr.min_bitrate_kbps", "must be below max_bitrate_kbps"
             )
+        if self.queue.dead_letter_retention_days < self.queue.message_retention_days:
+            # SQS keeps a message's original enqueue time when it moves to the dead-letter queue.
+            raise RuleViolation(
+                "queue.dead_letter_retention_days",
+                f"({self.queue.dead_letter_retention_days}) must be at least "
+                f"queue.message_retention_days ({self.queue.message_retention_days}): a message "
+                "keeps its age when dead-lettered, so a shorter retention deletes it on arrival",
+            )
         self._check_output_names()
+        self._check_preview_heights()
         for which in ("outputs", "uploads"):
             rules: OutputRetention | UploadRetention = getattr(self.retention, which)
             _check_transitions(f"retention.{which}", rules.transitions, rules.expiration_days)
@@ -616,6 +641,19 @@ class Profile(Strict):
                     f"'{preview.name}' is already used by another rendition or preview",
                 )
             seen.add(preview.name)
+
+    def _check_preview_heights(self) -> None:
+        """A preview taller than the ladder's top rung would be upscaled past every rendition."""
+        if not self.formats.mp4.enabled or self.transcoding.automated_abr.enabled:
+            return
+        top = max(r.height for r in self.video.ladder)
+        for index, preview in enumerate(self.formats.mp4.previews):
+            if preview.height > top:
+                raise RuleViolation(
+                    f"formats.mp4.previews[{index}].height",
+                    f"({preview.height}) is taller than the ladder's highest rendition "
+                    f"({top}); at most {top}",
+                )
 
     @property
     def deletion_protection(self) -> bool:

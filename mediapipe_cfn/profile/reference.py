@@ -22,9 +22,12 @@ HEADER = """# Profile reference
 <!-- Generated from mediapipe_cfn/profile/model.py by
      `python -m mediapipe_cfn.profile.reference > docs/profile-reference.md`. Do not edit. -->
 
-A profile is a YAML file. Every key is optional: what you leave out takes the default below, so an
-empty file is the built-in `default` profile. Unknown keys are errors, and values are not
-converted between types (`"10"` is not a number). `mediapipe-cfn schema` prints the same rules as
+A profile is a YAML file. Every key is optional: what you leave out takes the default below, so
+`{}` is the built-in `default` profile; an empty file (or one of only comments) is an error, as
+it is more often a failed write than a choice. Unknown keys are errors, and values are not
+converted between types (`"10"` is not a number). YAML anchors, aliases and merge keys (`<<`)
+work; a profile is limited to 1 MiB, 32 levels of nesting and 20,000 values (each alias use
+counted in full), far above any real profile. `mediapipe-cfn schema` prints the same rules as
 a JSON Schema for editor completion; `mediapipe-cfn profiles show NAME --resolved` prints a
 built-in profile with every default filled in.
 """

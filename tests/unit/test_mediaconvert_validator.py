@@ -654,3 +654,12 @@ def test_importing_the_module_does_not_import_botocore() -> None:
     code = "import sys, mediapipe_cfn.mediaconvert.validator\nsys.exit('botocore' in sys.modules)\n"
     env = os.environ | {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_the_model_read_without_botocore_is_botocores() -> None:
+    """render reads the model file directly (fast, no botocore import); it must be the same."""
+    from botocore.loaders import Loader
+
+    from mediapipe_cfn.mediaconvert.validator import _service_model
+
+    assert _service_model() == Loader().load_service_model("mediaconvert", "service-2")

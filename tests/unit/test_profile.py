@@ -47,8 +47,14 @@ def test_load_profile_accepts_a_path(tmp_path: Path) -> None:
     assert load_profile(str(path)).name == "mine"
 
 
-def test_empty_file_is_the_default_profile() -> None:
-    assert parse_profile("", "empty.yaml") == Profile()
+def test_empty_mapping_is_the_default_profile() -> None:
+    assert parse_profile("{}", "empty.yaml") == Profile()
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "  \n# a\n\n"])
+def test_empty_file_is_refused(text: str) -> None:
+    with pytest.raises(ProfileError, match=r"^empty.yaml: the file is empty"):
+        parse_profile(text, "empty.yaml")
 
 
 GOOD = [
@@ -201,3 +207,27 @@ def test_json_schema_is_strict() -> None:
     schema = Profile.model_json_schema()
     assert schema["additionalProperties"] is False
     assert json.dumps(schema)  # serialisable for `mediapipe-cfn schema`
+
+
+def test_anchors_aliases_and_merge_keys_work() -> None:
+    text = (
+        "functions:\n"
+        "  orchestrator: &function {memory_mb: 1024, timeout_seconds: 30}\n"
+        "  status_processor:\n"
+        "    <<: *function\n"
+        "    memory_mb: 256\n"
+        "queue:\n"
+        "  <<: {batch_size: 20, max_receive_count: 3}\n"
+        "  batch_size: 5\n"
+    )
+    profile = parse_profile(text, "p.yaml")
+    assert profile.functions.orchestrator.memory_mb == 1024
+    assert profile.functions.status_processor.memory_mb == 256
+    assert profile.functions.status_processor.timeout_seconds == 30
+    assert (profile.queue.batch_size, profile.queue.max_receive_count) == (5, 3)
+
+
+def test_a_merged_key_is_located_where_it_is_written() -> None:
+    text = "queue:\n  batch_size: 5\n  <<:\n    - {max_receive_count: 3}\n    - {batch_sise: 4}\n"
+    with pytest.raises(ProfileError, match=r"^p.yaml:5: queue.batch_sise: unknown key"):
+        parse_profile(text, "p.yaml")
