@@ -166,8 +166,8 @@ def main() -> None:
     "--artifacts-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where to write the handler zip. Default: 'artifacts' next to the template "
-    "(the current directory when writing to stdout).",
+    help="Where to write the handler zip. Default: 'artifacts' next to the template (for "
+    "stdout, next to the file it is redirected to, else in the current directory).",
 )
 @_user_errors
 def render(
@@ -181,6 +181,7 @@ def render(
     """
     from mediapipe_cfn.artifacts import DEFAULT_ARTIFACTS_DIR, write_handler_zip
     from mediapipe_cfn.limits import template_limit_problems
+    from mediapipe_cfn.output_location import template_location
     from mediapipe_cfn.profile.loader import load_profile
     from mediapipe_cfn.render import render as render_text
     from mediapipe_cfn.template import build_template
@@ -191,11 +192,11 @@ def render(
     _refuse(profile.name, transcoding_problems(profile), "in its MediaConvert settings")
     if output != "-":
         check_output_path(Path(output))
-    template_dir = Path.cwd() if output == "-" else Path(output).resolve().parent
-    zip_dir = artifacts_dir if artifacts_dir is not None else template_dir / DEFAULT_ARTIFACTS_DIR
+    location = template_location(output)
+    zip_dir = location.directory / DEFAULT_ARTIFACTS_DIR if artifacts_dir is None else artifacts_dir
     zip_path = write_handler_zip(zip_dir.resolve())
     # `aws cloudformation package` resolves local paths relative to the template's folder.
-    code_path = Path(os.path.relpath(zip_path, template_dir)).as_posix()
+    code_path = Path(os.path.relpath(zip_path, location.directory)).as_posix()
     template = build_template(profile, handler_code=code_path)
     text = render_text(template, output_format)  # type: ignore[arg-type]
     _refuse(
@@ -206,6 +207,10 @@ def render(
     _log(f"profile {profile.name}: {len(template.resources)} resources")
     _log(f"wrote {zip_path}")
     if output == "-":
+        where = "the template's folder" if location.known else "the working directory"
+        _log(f"the template's Code path {code_path} is relative to {where}, {location.directory}")
+        if not location.known:
+            _log("(stdout is not a file; save the template there, or use -o FILE)")
         try:
             click.echo(text, nl=False)
         except BrokenPipeError:

@@ -27,6 +27,7 @@ from awacs import kms
 from awacs.aws import (
     Action,
     Allow,
+    Condition,
     ConditionElement,
     ForAnyValueStringEquals,
     Statement,
@@ -144,12 +145,30 @@ def key_use_statement(
         Effect=Allow,
         Action=list(actions),
         Resource=[If(ids.C_CREATE_KMS_KEY, created_key_arn(), arn("kms", "key/*"))],
-        Condition=If(
-            ids.C_CREATE_KMS_KEY,
-            condition(*conditions) if conditions else NoValue,
-            condition(*conditions, alias_match),
+        Condition=(
+            _ConditionForExistingKeyToo(conditions, alias_match)
+            if conditions
+            else If(ids.C_CREATE_KMS_KEY, NoValue, condition(alias_match))
         ),
     )
+
+
+class _ConditionForExistingKeyToo(Condition):
+    """``conditions`` in both key cases, plus ``extra``'s operator for an existing key only.
+
+    One block whose extra operator is an ``Fn::If`` (``AWS::NoValue`` for a created key), rather
+    than an ``Fn::If`` between two whole blocks: the shared conditions are written once.
+    """
+
+    def __init__(self, conditions: Sequence[ConditionElement], extra: ConditionElement) -> None:
+        condition(*conditions, extra)  # refuses an operator used twice
+        super().__init__(list(conditions))
+        self.extra = extra
+
+    def JSONrepr(self) -> dict[str, Any]:
+        block = super().JSONrepr()
+        block[self.extra.condition] = If(ids.C_CREATE_KMS_KEY, NoValue, self.extra.get_dict())
+        return block
 
 
 def via_service_endpoint(service: str) -> Sub:

@@ -135,6 +135,18 @@ def resolve(value: Any) -> Any:
     return value
 
 
+def key_case(value: Any, create_key: bool) -> Any:
+    """``value`` for a created (True) or an existing key: CreateKmsKey decided, NoValue dropped."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        name, when_true, when_false = value["Fn::If"]
+        if name == ids.C_CREATE_KMS_KEY:
+            return key_case(when_true if create_key else when_false, create_key)
+    if isinstance(value, dict):
+        decided = {k: key_case(v, create_key) for k, v in value.items()}
+        return {k: v for k, v in decided.items() if v != {"Ref": "AWS::NoValue"}}
+    return value
+
+
 # --- Lambda functions -----------------------------------------------------------------------
 
 
@@ -463,7 +475,7 @@ def test_key_use_is_scoped_to_services_and_the_functions_own_environment(role_id
         s for s in statements_of_role(template, role_id) if "kms:GenerateDataKey" in actions(s)
     ]
     (data_key,) = data_keys
-    created, existing = data_key["Condition"]["Fn::If"][1:]
+    created, existing = (key_case(data_key["Condition"], case) for case in (True, False))
     services = created["StringEquals"]["kms:ViaService"]
     assert {resolve(s) for s in services} >= {"sqs.eu-west-1.amazonaws.com"}
     assert existing["StringEquals"]["kms:ViaService"] == services
@@ -473,7 +485,7 @@ def test_key_use_is_scoped_to_services_and_the_functions_own_environment(role_id
     decrypt_env = statement(template, role_id, "DecryptOwnEnvironment")
     function_id = {v: k for k, v in ROLE_OF.items()}[role_id]
     name = props(template, function_id)["FunctionName"]
-    context = decrypt_env["Condition"]["Fn::If"][1]["StringEquals"]
+    context = key_case(decrypt_env["Condition"], True)["StringEquals"]
     assert context == {"kms:EncryptionContext:LambdaFunctionName": name}
 
 
@@ -503,7 +515,7 @@ def test_mediaconvert_role_reads_uploads_writes_outputs_and_nothing_else() -> No
     assert actions(by_sid["WriteOutputs"]) == {"s3:PutObject"}
     assert by_sid["WriteOutputs"]["Resource"] == [{"Fn::Sub": "${OutputsBucket.Arn}/*"}]
     assert actions(by_sid["UseKeyThroughS3"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
-    condition = by_sid["UseKeyThroughS3"]["Condition"]["Fn::If"][1]
+    condition = key_case(by_sid["UseKeyThroughS3"]["Condition"], True)
     assert resolve(condition["StringEquals"]["kms:ViaService"]) == "s3.eu-west-1.amazonaws.com"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from awacs import kms
-from awacs.aws import ArnEquals, StringEquals, StringLike
+from awacs.aws import ArnEquals, ForAnyValueStringEquals, StringEquals, StringLike
 from troposphere import encode_to_dict
 
 from mediapipe_cfn import iam, ids
@@ -191,9 +191,20 @@ def test_insecure_transport_denial_covers_every_action_of_the_service() -> None:
 
 def key_condition_branches(statement: Any) -> tuple[Any, Any]:
     """The ``Condition`` of a key statement for the created key and for an existing key."""
-    branches = as_dict(statement)["Condition"]["Fn::If"]
-    assert branches[0] == ids.C_CREATE_KMS_KEY
-    return branches[1], branches[2]
+    condition = as_dict(statement)["Condition"]
+    return _key_case(condition, True), _key_case(condition, False)
+
+
+def _key_case(value: Any, create_key: bool) -> Any:
+    """``value`` with ``CreateKmsKey`` decided and members that became AWS::NoValue dropped."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        name, when_true, when_false = value["Fn::If"]
+        assert name == ids.C_CREATE_KMS_KEY
+        return _key_case(when_true if create_key else when_false, create_key)
+    if isinstance(value, dict):
+        decided = {k: _key_case(v, create_key) for k, v in value.items()}
+        return {k: v for k, v in decided.items() if v != {"Ref": "AWS::NoValue"}}
+    return value
 
 
 ALIAS_MATCH = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": {"Ref": ids.P_KMS_KEY_ALIAS}}}
@@ -207,9 +218,18 @@ def test_key_use_statement_without_conditions_pins_only_the_existing_key() -> No
 
 def test_key_use_statement_conditions_apply_to_both_key_cases() -> None:
     extra = StringLike("kms:EncryptionContext:name", "fn-*")
-    created, existing = key_condition_branches(_refs.key_use_statement("Use", [kms.Decrypt], extra))
+    statement = _refs.key_use_statement("Use", [kms.Decrypt], extra)
+    created, existing = key_condition_branches(statement)
     assert created == {"StringLike": {"kms:EncryptionContext:name": "fn-*"}}
     assert existing == {**created, **ALIAS_MATCH}
+    # The shared conditions are written once; only the alias match depends on the key case.
+    assert as_dict(statement)["Condition"]["StringLike"] == created["StringLike"]
+
+
+def test_key_use_statement_refuses_an_operator_the_alias_match_uses() -> None:
+    clash = ForAnyValueStringEquals("kms:RequestAlias", "alias/x")
+    with pytest.raises(ValueError, match="ForAnyValue:StringEquals"):
+        _refs.key_use_statement("Use", [kms.Decrypt], clash)
 
 
 def test_key_use_through_services_lists_each_endpoint_once_sorted() -> None:
