@@ -7,6 +7,7 @@ Public API::
     profile = load_profile("prod")            # a built-in name or a path to a YAML file
     template = build_template(profile)        # a troposphere.Template you can extend
     text = render(template, "yaml")           # deterministic YAML (or "json")
+    report = validate_template(template)      # cfn-lint and the project's own rules
 
 Attributes are imported lazily (PEP 562): this module is also bundled into the Lambda zip, where
 only the standard-library modules (``contract``, ``mediaconvert.settings``...) are present, and
@@ -32,6 +33,8 @@ _EXPORTS = {
     "replace_component": "mediapipe_cfn.template",
     "without_component": "mediapipe_cfn.template",
     "render": "mediapipe_cfn.render",
+    "validate_template": "mediapipe_cfn.validation",
+    "TemplateError": "mediapipe_cfn.errors",
     "ProfileError": "mediapipe_cfn.errors",
     "MediapipeError": "mediapipe_cfn.errors",
 }
@@ -42,6 +45,7 @@ __all__ = [
     "MediapipeError",
     "Profile",
     "ProfileError",
+    "TemplateError",
     "__version__",
     "build_template",
     "builtin_profiles",
@@ -50,11 +54,12 @@ __all__ = [
     "parse_profile",
     "render",
     "replace_component",
+    "validate_template",
     "without_component",
 ]
 
 if TYPE_CHECKING:
-    from mediapipe_cfn.errors import MediapipeError, ProfileError
+    from mediapipe_cfn.errors import MediapipeError, ProfileError, TemplateError
     from mediapipe_cfn.profile.loader import builtin_profiles, load_profile, parse_profile
     from mediapipe_cfn.profile.model import Profile
     from mediapipe_cfn.render import render
@@ -66,6 +71,7 @@ if TYPE_CHECKING:
         replace_component,
         without_component,
     )
+    from mediapipe_cfn.validation import validate_template
 
 
 def __getattr__(name: str) -> Any:

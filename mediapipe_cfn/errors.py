@@ -23,3 +23,7 @@ class ProfileError(MediapipeError):
         where = self.source if self.line is None else f"{self.source}:{self.line}"
         key = f" {self.key_path}:" if self.key_path else ""
         return f"{where}:{key} {self.message}"
+
+
+class TemplateError(MediapipeError, ValueError):
+    """A template that CloudFormation would reject, e.g. a reference to a resource nobody added."""

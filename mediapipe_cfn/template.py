@@ -8,8 +8,9 @@ own list to add, replace or drop parts, and ``post_processors`` to edit the fini
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from troposphere import AWSObject, Output, Template
@@ -27,13 +28,21 @@ class BuildContext:
     # `aws cloudformation package`, or an {"S3Bucket": ..., "S3Key": ...} mapping.
     handler_code: Any
     extras: dict[str, Any] = field(default_factory=dict)
+    # The component being built, named in errors about what it needs.
+    component: str = ""
 
     def add(self, resource: AWSObject) -> AWSObject:
         return self.template.add_resource(resource)
 
     def resource(self, logical_id: str) -> AWSObject:
-        """A resource added by an earlier component (KeyError if none)."""
-        return self.template.resources[logical_id]
+        """A resource added by an earlier component (KeyError naming both if none)."""
+        try:
+            return self.template.resources[logical_id]
+        except KeyError:
+            raise KeyError(
+                f"component {self.component!r} needs resource {logical_id!r}, which no earlier "
+                "component added (was the component that adds it dropped or replaced?)"
+            ) from None
 
     def has(self, logical_id: str) -> bool:
         return logical_id in self.template.resources
@@ -96,14 +105,23 @@ def build_template(
     handler_code: Any = None,
     components: Iterable[Component] | None = None,
     post_processors: Iterable[PostProcessor] = (),
+    check_references: bool = True,
 ) -> Template:
     """Build the pipeline's template for ``profile``.
 
     ``handler_code`` defaults to the local path of the handler zip that
     :mod:`mediapipe_cfn.artifacts` writes into ``artifacts/`` next to the template.
+
+    Raises :class:`TypeError` for a ``profile`` that is not a :class:`Profile`, and
+    :class:`~mediapipe_cfn.errors.TemplateError` when the finished template refers to a resource,
+    parameter, condition or mapping that no component added (e.g. after
+    :func:`without_component`), naming the missing item and the component that needs it.
+    ``check_references=False`` skips that check, for a deliberately partial template such as a
+    test of a few components alone.
     """
     from mediapipe_cfn.artifacts import default_handler_code
 
+    _require_profile(profile)
     template = Template()
     template.set_version("2010-09-09")
     template.set_description(
@@ -115,8 +133,81 @@ def build_template(
         template=template,
         handler_code=handler_code if handler_code is not None else default_handler_code(),
     )
+    owners: dict[str, str] = {}
     for component in components if components is not None else default_components():
+        context.component = component.name
         component.build(context)
+        _claim(owners, template, f"component {component.name!r}")
     for post_process in post_processors:
         post_process(template, profile)
+        _claim(owners, template, f"post-processor {getattr(post_process, '__name__', '?')!r}")
+    if check_references:
+        _refuse_dangling_references(template, owners)
     return template
+
+
+def _require_profile(profile: object) -> None:
+    if isinstance(profile, Profile):
+        return
+    if isinstance(profile, str | PurePath):
+        hint = "load it with load_profile(path_or_name) first"
+    elif isinstance(profile, Mapping):
+        hint = "validate it with Profile.model_validate(data), or parse YAML with parse_profile"
+    else:
+        hint = "use load_profile(path_or_name) or parse_profile(yaml_text)"
+    kind = type(profile).__name__
+    raise TypeError(f"build_template() needs a mediapipe_cfn.Profile, got {kind}: {hint}")
+
+
+_SECTIONS = ("Parameters", "Conditions", "Mappings", "Resources", "Outputs")
+
+
+def _claim(owners: dict[str, str], template: Template, owner: str) -> None:
+    """Record ``owner`` as the author of every template entry that has none yet."""
+    for section, entries in zip(_SECTIONS, _template_sections(template), strict=True):
+        for name in entries:
+            owners.setdefault(f"{section}.{name}", owner)
+
+
+def _template_sections(template: Template) -> tuple[Any, ...]:
+    return (
+        template.parameters,
+        template.conditions,
+        template.mappings,
+        template.resources,
+        template.outputs,
+    )
+
+
+def _refuse_dangling_references(template: Template, owners: dict[str, str]) -> None:
+    from mediapipe_cfn.errors import TemplateError
+    from mediapipe_cfn.references import dangling_references
+
+    dangling = dangling_references(template.to_dict())
+    if not dangling:
+        return
+    # missing item -> the component (or post-processor) that refers to it -> where it does
+    needs: dict[tuple[str, str], dict[str, list[str]]] = {}
+    kinds: dict[tuple[str, str], set[str]] = {}
+    for reference in dangling:
+        item = (reference.kind.split()[0], reference.target)  # a Ref may name either kind
+        kinds.setdefault(item, set()).add(reference.kind)
+        owner = owners.get(reference.owner, "build_template")
+        needs.setdefault(item, {}).setdefault(owner, []).append(reference.where)
+    problems = [
+        f"{_kind_label(kinds[item])} {item[1]!r} needed by "
+        + ", ".join(
+            f"{owner} (at {places[0]}{f' and {len(places) - 1} more' if len(places) > 1 else ''})"
+            for owner, places in sorted(by_owner.items())
+        )
+        for item, by_owner in sorted(needs.items())
+    ]
+    raise TemplateError(
+        "the template refers to what no component added (was the component that adds it dropped "
+        "or replaced?): " + "; ".join(problems)
+    )
+
+
+def _kind_label(kinds: set[str]) -> str:
+    """``resource`` if any reference needs a resource (GetAtt, DependsOn), else the one kind."""
+    return "resource" if "resource" in kinds else min(kinds)

@@ -9,7 +9,7 @@ Units are part of field names (``_seconds``, ``_kbps``, ``_mb``) so a profile re
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -70,9 +70,16 @@ class RuleViolation(ValueError):
 class Strict(BaseModel):
     """Base of every profile section: unknown keys rejected, no type coercion, immutable."""
 
-    model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True
-    )
+    # Fields are documented by docstrings under them, read only for the JSON Schema and the
+    # reference doc (mediapipe_cfn/profile/docstrings.py): not at every start-up.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """pydantic's JSON Schema, with each field's docstring as its description."""
+        from mediapipe_cfn.profile.docstrings import with_descriptions
+
+        return with_descriptions(super().model_json_schema(*args, **kwargs), cls)
 
 
 class Naming(Strict):

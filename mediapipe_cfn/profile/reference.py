@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from mediapipe_cfn.profile.docstrings import field_description
 from mediapipe_cfn.profile.model import Profile
 
 HEADER = """# Profile reference
@@ -62,7 +63,7 @@ def _section(path: str, model: type[BaseModel]) -> str:
     for name, info in model.model_fields.items():
         lines.append(
             f"| `{name}` | {_type_name(info.annotation)} | {_default(info)} | "
-            f"{_description(info)} |"
+            f"{_description(model, name, info)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -108,8 +109,8 @@ def _default(info: FieldInfo) -> str:
     return f"`{json.dumps(value)}`"
 
 
-def _description(info: FieldInfo) -> str:
-    text = info.description or ""
+def _description(model: type[BaseModel], name: str, info: FieldInfo) -> str:
+    text = field_description(model, name)
     limits = [
         f"{symbol} {getattr(meta, attr)}"
         for meta in info.metadata

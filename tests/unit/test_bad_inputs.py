@@ -15,10 +15,12 @@ import re
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -363,15 +365,25 @@ REJECTED_ROWS = [
 
 
 def _no_mkstemp(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise PermissionError(errno.EACCES, "Permission denied")
+    """The template's folder refuses new files (the handler zip's folder does not)."""
+    real = tempfile.mkstemp
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        if str(kwargs.get("prefix", "")).startswith(".t.yaml"):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real(*args, **kwargs)
 
     monkeypatch.setattr("tempfile.mkstemp", refuse)
 
 
 def _disk_fills_on_rename(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def full(*args: object, **kwargs: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
+    """The disk fills up as the template (not the zip) is renamed into place."""
+    real = os.replace
+
+    def full(source: Any, target: Any, *args: Any, **kwargs: Any) -> None:
+        if str(target).endswith("t.yaml"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(source, target, *args, **kwargs)
 
     monkeypatch.setattr("os.replace", full)
 

@@ -77,7 +77,10 @@ def profile(**overrides: Any) -> Profile:
 
 
 def render(source: Profile) -> dict[str, Any]:
-    template = build_template(source, handler_code=HANDLER_CODE, components=FOUNDATION)
+    # Only some components: the events rule's target (the status function) is not added.
+    template = build_template(
+        source, handler_code=HANDLER_CODE, components=FOUNDATION, check_references=False
+    )
     return template.to_dict()
 
 

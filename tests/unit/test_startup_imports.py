@@ -43,3 +43,31 @@ def test_public_api_names_resolve() -> None:
 
     for name in mediapipe_cfn.__all__:
         assert getattr(mediapipe_cfn, name) is not None
+
+
+def test_render_reads_no_attribute_docstrings(tmp_path: Path) -> None:
+    """Parsing the model's source for field docs is left to `schema` and the reference doc."""
+    out = tmp_path / "t.yaml"
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from mediapipe_cfn.cli import main\n"
+        f"result = CliRunner().invoke(main, ['render', '--profile', 'prod', '-o', {str(out)!r}])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print('mediapipe_cfn.profile.docstrings' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
+    assert out.read_text(encoding="utf-8").startswith("AWSTemplateFormatVersion: '2010-09-09'\n")
+
+
+def test_schema_still_carries_the_field_docstrings() -> None:
+    from mediapipe_cfn.profile.model import Profile
+
+    schema = Profile.model_json_schema()
+    rendition = schema["$defs"]["Rendition"]["properties"]["width"]
+    assert rendition["description"].startswith("Frame width in pixels (even).")
+    naming = schema["$defs"]["Naming"]["properties"]["prefix"]  # a Field(description=...)
+    assert naming["description"].startswith("Short name used in resource names")

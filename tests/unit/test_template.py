@@ -161,3 +161,8 @@ def test_docs_extending_example_runs() -> None:
     template = namespace["template"]
     assert isinstance(template, Template)
     assert lint_findings(render(template)) == []
+    report = namespace["report"]
+    assert report.ok, report.lines()  # type: ignore[attr-defined]
+    assert report.lines() == [  # type: ignore[attr-defined]
+        "template prod: OK (references; cfn-lint in us-east-1, eu-west-1; least-privilege rules)"
+    ]
