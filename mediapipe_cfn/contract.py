@@ -77,11 +77,22 @@ class Attr(StrEnum):
     COMPLETED_AT = "completedAt"
     FAILURE_KIND = "failureKind"  # why a FAILED asset failed; decides whether a redrive reopens it
     FINAL_NOTIFIED_AT = "finalNotifiedAt"  # when the final-state event was published
+    # Set while a final asset's announcements (manifest, events, SNS) are still owed; removed
+    # when they are done. Only such items appear in the sparse INDEX_BY_OUTBOX.
+    OUTBOX = "outbox"
+    # The immutable per-asset copy of the uploaded version that every job reads.
+    WORKING_COPY = "workingCopy"
+    # The last receive of a queue message that started work on this asset (crash detection).
+    IN_FLIGHT = "inFlight"
+    DEAD_LETTERS = "deadLetters"  # ids of dead-letter-queue messages about this asset
 
 
 # Global secondary indexes: each partitions by one attribute and sorts by a timestamp.
 INDEX_BY_STATUS: Final = "ByStatus"
 INDEX_BY_UPLOADER: Final = "ByUploader"
+# Sparse: only final assets whose announcements are still owed carry Attr.OUTBOX.
+INDEX_BY_OUTBOX: Final = "ByOutbox"
+OUTBOX_PENDING: Final = "pending"
 INDEX_SORT_KEY: Final = Attr.UPDATED_AT
 
 # Keys of the MediaConvert job's UserMetadata. The job-state EventBridge rule matches on
@@ -110,6 +121,12 @@ class Metric(StrEnum):
     JOB_LATENCY = "JobLatency"
     JOB_DURATION = "JobDuration"
     THUMBNAILS_GENERATED = "ThumbnailsGenerated"
+    # Written by the reconciler: assets found not final past their deadline, and what it did.
+    STUCK_ASSETS = "StuckAssets"
+    ASSETS_RECONCILED = "AssetsReconciled"
+    # A queue message whose processing ended the orchestrator before it could finish.
+    HANDLER_CRASHES = "HandlerCrashes"
+    JOBS_CANCELED = "JobsCanceled"
 
 
 # Metrics emitted with the Format dimension as well as the Pipeline one.

@@ -15,11 +15,14 @@ from mediapipe_cfn.mediaconvert.spec import transcode_spec
 from mediapipe_cfn.profile.model import Profile
 
 RUNTIME_CONFIG_VERSION = 1
+# Most dead-lettered messages the reconciler reads in one run (10 receives of 10 messages).
+DLQ_RECEIVE_LIMIT = 100
 _BYTES_PER_GIB = 1024**3
 
 
 def runtime_config(profile: Profile) -> dict[str, Any]:
-    """The whole SSM value: ingest rules, output layout, retries, notifications, transcoding."""
+    """The whole SSM value: ingest rules, output layout, retries, notifications, working copies,
+    the reconciler's limits and transcoding."""
     ingest = profile.ingest
     queue = profile.queue
     transcoding = profile.transcoding
@@ -41,6 +44,12 @@ def runtime_config(profile: Profile) -> dict[str, Any]:
             "jobRetryBaseDelaySeconds": transcoding.retry_base_delay_seconds,
         },
         "notifications": {"snsOnFinalState": profile.notifications.sns_on_final_state},
+        "workingCopy": {"prefix": ingest.working_copy_prefix},
+        "reconcile": {
+            "stuckAfterSeconds": profile.stuck_after_seconds,
+            "crashLimit": profile.reliability.crash_limit,
+            "dlqReceiveLimit": DLQ_RECEIVE_LIMIT,
+        },
         "transcoding": transcode_spec(profile),
     }
 

@@ -48,3 +48,20 @@ def test_readme_quick_start_is_two_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert _readme_quick_start()[1] in ci.splitlines()
+
+
+def test_the_quick_start_render_writes_the_template_and_the_zip(tmp_path: Path) -> None:
+    """The first quick-start command, after its install: run as written in an empty folder."""
+    install, _, render = _readme_quick_start()[0].partition(" && ")
+    assert install.startswith("python -m pip install")
+    result = subprocess.run(
+        ["bash", "-c", render.replace("mediapipe-cfn", f"{sys.executable} -m mediapipe_cfn", 1)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "template.yaml").read_text(encoding="utf-8").startswith("AWSTemplate")
+    [zip_file] = (tmp_path / "artifacts").glob("mediapipe-handlers-*.zip")
+    assert f"artifacts/{zip_file.name}" in (tmp_path / "template.yaml").read_text(encoding="utf-8")

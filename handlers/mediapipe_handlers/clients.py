@@ -16,18 +16,26 @@ from botocore.config import Config
 
 # Attempts include the first call. The orchestrator's SQS message is its own outer retry, so
 # the SDK gives up early and lets the queue's backoff take over.
-SDK_MAX_ATTEMPTS = 4
-MEDIACONVERT_MAX_ATTEMPTS = 5
-CONNECT_TIMEOUT_SECONDS = 3
-READ_TIMEOUT_SECONDS = 10
+# Worst case per call: attempts x (connect + read) = 3 x 7 s, well inside a record's budget.
+SDK_MAX_ATTEMPTS = 3
+MEDIACONVERT_MAX_ATTEMPTS = 3
+CONNECT_TIMEOUT_SECONDS = 2
+READ_TIMEOUT_SECONDS = 5
+# A server-side copy of a large source answers only when it is done.
+COPY_READ_TIMEOUT_SECONDS = 120
 
 
-def client_config(*, retry_mode: str = "standard", max_attempts: int = SDK_MAX_ATTEMPTS) -> Config:
+def client_config(
+    *,
+    retry_mode: str = "standard",
+    max_attempts: int = SDK_MAX_ATTEMPTS,
+    read_timeout: int = READ_TIMEOUT_SECONDS,
+) -> Config:
     """The botocore configuration every client uses (retry mode, attempts, timeouts)."""
     return Config(
         retries={"mode": retry_mode, "total_max_attempts": max_attempts},
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        read_timeout=READ_TIMEOUT_SECONDS,
+        read_timeout=read_timeout,
         user_agent_extra="mediapipe-handlers",
     )
 
@@ -54,6 +62,11 @@ class AwsClients:
     @cached_property
     def s3(self) -> Any:
         return self._client("s3")
+
+    @cached_property
+    def s3_copy(self) -> Any:
+        """S3 for the working copy: the same retries, a read timeout that fits a big copy."""
+        return self._client("s3", client_config(read_timeout=COPY_READ_TIMEOUT_SECONDS))
 
     @cached_property
     def ssm(self) -> Any:

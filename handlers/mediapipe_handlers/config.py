@@ -41,6 +41,18 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
+class ReconcilePolicy:
+    """The safety net's limits (older documents without them get these defaults)."""
+
+    stuck_after_seconds: int = 1800
+    crash_limit: int = 2
+    dlq_receive_limit: int = 100
+
+
+DEFAULT_WORKING_COPY_PREFIX = "sources/"
+
+
+@dataclass(frozen=True)
 class RuntimeConfig:
     """The parsed document; ``transcoding`` is handed untouched to the settings builder."""
 
@@ -51,6 +63,9 @@ class RuntimeConfig:
     transcoding: Mapping[str, Any] = field(repr=False)
     # Optional override of the MediaConvert error codes worth resubmitting (None: the default).
     retryable_error_codes: frozenset[int] | None = None
+    # Where each asset's immutable copy of its uploaded version lives, in the uploads bucket.
+    working_copy_prefix: str = DEFAULT_WORKING_COPY_PREFIX
+    reconcile: ReconcilePolicy = field(default_factory=ReconcilePolicy)
 
 
 def parse_runtime_config(text: str) -> RuntimeConfig:
@@ -83,7 +98,25 @@ def _build(document: Mapping[str, Any]) -> RuntimeConfig:
     output_path = str(document["outputPath"])
     if "{assetId}" not in output_path or not output_path.endswith("/"):
         raise ValueError(f"outputPath must contain {{assetId}} and end with '/': {output_path!r}")
+    working_copy_prefix = str(
+        (document.get("workingCopy") or {}).get("prefix", DEFAULT_WORKING_COPY_PREFIX)
+    )
+    if not working_copy_prefix.endswith("/") or working_copy_prefix.startswith(prefix):
+        raise ValueError(
+            f"workingCopy.prefix must end with '/' and lie outside the ingest prefix: "
+            f"{working_copy_prefix!r}"
+        )
+    reconcile = document.get("reconcile") or {}
+    defaults = ReconcilePolicy()
     return RuntimeConfig(
+        working_copy_prefix=working_copy_prefix,
+        reconcile=ReconcilePolicy(
+            stuck_after_seconds=int(
+                reconcile.get("stuckAfterSeconds", defaults.stuck_after_seconds)
+            ),
+            crash_limit=int(reconcile.get("crashLimit", defaults.crash_limit)),
+            dlq_receive_limit=int(reconcile.get("dlqReceiveLimit", defaults.dlq_receive_limit)),
+        ),
         ingest=IngestRules(
             prefix=prefix,
             extensions=frozenset(str(e).lower().lstrip(".") for e in ingest["extensions"]),

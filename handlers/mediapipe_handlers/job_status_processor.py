@@ -7,7 +7,8 @@ delivers at least once and in no particular order, so every write is conditional
   earlier attempt are ignored;
 * STATUS_UPDATE progress is kept only if newer than what is stored (by the event timestamp);
 * the asset becomes SUCCEEDED when every format's job is COMPLETE, FAILED as soon as one has
-  failed for good; both are conditional on the asset not being final yet.
+  failed for good (its other running jobs are then canceled); both are conditional on the
+  asset not being final yet (:mod:`mediapipe_handlers.settlement`).
 
 A retryable ERROR (see :mod:`mediapipe_handlers.failures`) schedules a resubmission through the
 processing queue with an exponential delay, up to the configured attempts; a job that failed for
@@ -15,8 +16,10 @@ good also leaves a copy of its failure on the dead-letter queue, where operators
 failure in one place (and can redrive it once the cause is fixed).
 
 Final states are announced (manifest.json on success, EventBridge event, optional SNS) after
-the record says so; ``finalNotifiedAt`` marks it done, so a crash in between is repaired by the
-next event or Lambda's own retry of this one (announcements are at least once).
+the record says so, through the record's outbox flag: a crash in between is repaired by the
+next event, Lambda's own retry of this one, or the reconciler (at least once).
+
+Every raw event is also written to the function's log (key ``job_event``): the job history.
 
 Transient errors are raised: Lambda retries the event, then hands it to the function's
 on-failure destination.
@@ -33,7 +36,6 @@ from mediapipe_cfn.contract import (
     META_ATTEMPT,
     META_FORMAT,
     META_PIPELINE_ID,
-    AssetStatus,
     Attr,
     Metric,
 )
@@ -50,21 +52,11 @@ from mediapipe_handlers.messages import (
     parse_job_state_event,
 )
 from mediapipe_handlers.metrics import PipelineMetrics
-from mediapipe_handlers.notify import (
-    publish_final_state,
-    send_to_dead_letter_queue,
-    send_to_processing_queue,
-    write_manifest,
-)
+from mediapipe_handlers.notify import send_to_dead_letter_queue, send_to_processing_queue
 from mediapipe_handlers.outputs import summarize_job_outputs
-from mediapipe_handlers.repository import (
-    FAILED_JOB_STATES,
-    AssetRepository,
-    FailureKind,
-    JobState,
-    error_entry,
-)
+from mediapipe_handlers.repository import AssetRepository, JobState, error_entry
 from mediapipe_handlers.runtime import Runtime, get_runtime
+from mediapipe_handlers.settlement import Settlement
 
 INPUT_DETAIL_KEYS = ("id", "uri", "video", "audio")
 
@@ -90,9 +82,11 @@ class StatusProcessor:
         self.runtime = runtime
         self.metrics = metrics
         self.repo = AssetRepository(runtime.clients.dynamodb, runtime.env.table_name)
+        self.settlement = Settlement(runtime, self.repo, metrics)
         self.log = get_logger()
 
     def process(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
+        self.log.info("job event received", extra={"job_event": raw_event})
         try:
             event = parse_job_state_event(raw_event)
         except MalformedMessage as error:
@@ -242,15 +236,22 @@ class StatusProcessor:
             self._schedule_retry(asset_id, job_format, attempt, code)
             return "retry scheduled"
         self.metrics.count(Metric.FORMAT_FAILED, job_format=job_format)
-        self._dead_letter(asset_id, job_format, attempt, event, code, message)
-        self._settle(asset_id, item)
+        if item[Attr.STATUS] not in FINAL_STATUSES:
+            # The failure that fails the asset leaves one notice for the operator to redrive
+            # (a redrive reopens every unfinished format); later ones, such as the jobs
+            # canceled because of it, add nothing.
+            self._dead_letter(asset_id, job_format, attempt, event, code, message)
+        self.settlement.settle(item)
         return "failed"
+
+    def _retry_delay(self, attempt: int) -> int:
+        retry = self.runtime.config.retry
+        return backoff_seconds(attempt, retry.job_retry_base_delay_seconds, 900)
 
     def _schedule_retry(
         self, asset_id: str, job_format: str, attempt: int, code: int | None
     ) -> None:
-        retry = self.runtime.config.retry
-        delay = backoff_seconds(attempt, retry.job_retry_base_delay_seconds, 900)
+        delay = self._retry_delay(attempt)
         body = command_body(
             COMMAND_RETRY_JOB, asset_id, job_format, attempt + 1, {"errorCode": code}
         )
@@ -278,9 +279,10 @@ class StatusProcessor:
             "pipelineId": self.runtime.env.pipeline_id,
             "failedAt": _event_time(event),
         }
-        send_to_dead_letter_queue(
+        parked = send_to_dead_letter_queue(
             command_body(COMMAND_JOB_FAILED, asset_id, job_format, attempt, details), self.runtime
         )
+        self.repo.add_dead_letter(asset_id, parked, clock.now_iso())
 
     def _repeat_failure_side_effects(
         self, asset_id: str, job_format: str, attempt: int, event: JobStateEvent
@@ -295,7 +297,8 @@ class StatusProcessor:
             # orchestrator's claim admits one submission per attempt).
             self._schedule_retry(asset_id, job_format, attempt, state.get("errorCode"))
             return "retry rescheduled"
-        self._settle(asset_id, item)
+        if item is not None:
+            self.settlement.settle(item)
         return "stale"
 
     # ------------------------------------------------------------------ the asset
@@ -306,49 +309,7 @@ class StatusProcessor:
         if item is None:
             self.log.warning("job event for an unknown asset")
             return
-        if item[Attr.STATUS] not in FINAL_STATUSES:
-            item = self._finish(asset_id, item) or item
-        if item[Attr.STATUS] in FINAL_STATUSES and not item.get(Attr.FINAL_NOTIFIED_AT):
-            self._announce(item)
-
-    def _finish(self, asset_id: str, item: Mapping[str, Any]) -> dict[str, Any] | None:
-        states = item.get(Attr.FORMAT_STATUS) or {}
-        formats = list(item.get(Attr.FORMATS) or [])
-        failed = [f for f in formats if (states.get(f) or {}).get("status") in FAILED_JOB_STATES]
-        now = clock.now_iso()
-        if failed:
-            entry = error_entry(
-                f"job(s) failed for good: {', '.join(failed)}", at=now, source="status-processor"
-            )
-            finished = self.repo.mark_failed(asset_id, entry, FailureKind.JOB_FAILED, now)
-            if finished is not None:
-                self.metrics.count(Metric.ASSETS_FAILED)
-                self._latency(finished)
-                self.log.error("asset FAILED", extra={"failed_formats": failed})
-            return finished
-        if formats and all(
-            (states.get(f) or {}).get("status") == JobState.COMPLETE for f in formats
-        ):
-            finished = self.repo.finish_succeeded(asset_id, formats, now)
-            if finished is not None:
-                self.metrics.count(Metric.DAILY_PROCESSED_COUNT)
-                self._latency(finished)
-                self.log.info("asset SUCCEEDED")
-            return finished
-        return None
-
-    def _announce(self, item: Mapping[str, Any]) -> None:
-        if item[Attr.STATUS] == AssetStatus.SUCCEEDED:
-            uri = write_manifest(item, self.runtime)
-            self.log.info("manifest written", extra={"manifest": uri})
-        publish_final_state(item, self.runtime)
-        self.repo.mark_notified(item[Attr.ASSET_ID], clock.now_iso())
-
-    def _latency(self, item: Mapping[str, Any]) -> None:
-        uploaded = clock.parse_iso(str((item.get(Attr.SOURCE) or {}).get("uploadedAt") or ""))
-        finished = clock.parse_iso(str(item.get(Attr.COMPLETED_AT) or ""))
-        if uploaded is not None and finished is not None:
-            self.metrics.seconds(Metric.JOB_LATENCY, (finished - uploaded).total_seconds())
+        self.settlement.settle(item)
 
     def _keep_job_id(self, item: Mapping[str, Any], job_id: str) -> None:
         if job_id not in (item.get(Attr.JOB_IDS) or []):

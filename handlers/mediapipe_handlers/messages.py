@@ -7,7 +7,9 @@ The processing queue carries three kinds of message body:
   job after a retryable MediaConvert error;
 * a ``job-failed`` notice, which the status processor puts on the dead-letter queue when a job
   failed for good; it only reaches the processing queue when an operator redrives the DLQ, and
-  then means "try this format again".
+  then means "try this asset again";
+* a ``reconcile`` command, sent by the reconciler for an asset that is not final past its
+  deadline: "drive this asset forward" (``format`` is ``*``).
 
 Object keys
 -----------
@@ -37,6 +39,8 @@ JOB_STATE_CHANGE = "MediaConvert Job State Change"
 COMMAND_KEY = "mediapipeCommand"
 COMMAND_RETRY_JOB = "retry-job"
 COMMAND_JOB_FAILED = "job-failed"
+COMMAND_RECONCILE = "reconcile"
+COMMANDS = frozenset({COMMAND_RETRY_JOB, COMMAND_JOB_FAILED, COMMAND_RECONCILE})
 COMMAND_VERSION = 1
 
 
@@ -145,7 +149,7 @@ def _parse_upload_event(event: Mapping[str, Any]) -> UploadEvent:
 
 def _parse_command(document: Mapping[str, Any]) -> JobCommand:
     command = document.get(COMMAND_KEY)
-    if command not in (COMMAND_RETRY_JOB, COMMAND_JOB_FAILED):
+    if command not in COMMANDS:
         raise MalformedMessage(f"unknown command {command!r}")
     asset_id, job_format, attempt = (
         document.get("assetId"),

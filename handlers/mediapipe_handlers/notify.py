@@ -115,5 +115,9 @@ def send_to_processing_queue(body: str, delay_seconds: int, runtime: Runtime) ->
     )
 
 
-def send_to_dead_letter_queue(body: str, runtime: Runtime) -> None:
-    runtime.clients.sqs.send_message(QueueUrl=runtime.env.dead_letter_queue_url, MessageBody=body)
+def send_to_dead_letter_queue(body: str, runtime: Runtime) -> str:
+    """Park ``body`` on the processing dead-letter queue; the new message's id."""
+    answer = runtime.clients.sqs.send_message(
+        QueueUrl=runtime.env.dead_letter_queue_url, MessageBody=body
+    )
+    return str(answer["MessageId"])

@@ -116,3 +116,71 @@ def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
 def _file(uri: str, base: str) -> dict[str, str]:
     relative = uri[len(base) :] if uri.startswith(base) else posixpath.basename(uri)
     return {"uri": uri, "path": relative}
+
+
+# Output group types as CreateJob names them -> as job events name them, the key of their
+# settings, and the manifests the group writes next to its destination.
+_GROUP_KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "CMAF_GROUP_SETTINGS": ("CMAF_GROUP", "CmafGroupSettings", (".m3u8", ".mpd")),
+    "HLS_GROUP_SETTINGS": ("HLS_GROUP", "HlsGroupSettings", (".m3u8",)),
+    "DASH_ISO_GROUP_SETTINGS": ("DASH_ISO_GROUP", "DashIsoGroupSettings", (".mpd",)),
+    "FILE_GROUP_SETTINGS": ("FILE_GROUP", "FileGroupSettings", ()),
+}
+_SEGMENTED = frozenset({"CMAF_GROUP", "HLS_GROUP", "DASH_ISO_GROUP"})
+
+
+def output_groups_from_job(job: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``outputGroupDetails`` for a finished job read with GetJob (whose answer, unlike the
+    COMPLETE event, lists no file paths): paths follow from the job's own settings, durations
+    and video details come from the answer. Used when the COMPLETE event never arrived."""
+    settings_groups = (job.get("Settings") or {}).get("OutputGroups") or []
+    answered = job.get("OutputGroupDetails") or []
+    groups: list[dict[str, Any]] = []
+    for index, group in enumerate(settings_groups):
+        group_settings = group.get("OutputGroupSettings") or {}
+        kind, key, manifests = _GROUP_KINDS.get(
+            str(group_settings.get("Type")), ("UNKNOWN", "", ())
+        )
+        destination = str((group_settings.get(key) or {}).get("Destination") or "")
+        details = (answered[index] if index < len(answered) else {}).get("OutputDetails") or []
+        outputs = []
+        for position, output in enumerate(group.get("Outputs") or []):
+            detail = details[position] if position < len(details) else {}
+            outputs.append(_output_from_job(destination, output, detail, kind))
+        entry: dict[str, Any] = {"type": kind, "outputDetails": outputs}
+        if manifests:
+            entry["playlistFilePaths"] = [destination + suffix for suffix in manifests]
+        groups.append(entry)
+    return groups
+
+
+def _output_from_job(
+    destination: str, output: Mapping[str, Any], detail: Mapping[str, Any], kind: str
+) -> dict[str, Any]:
+    modifier = str(output.get("NameModifier") or "")
+    codec = ((output.get("VideoDescription") or {}).get("CodecSettings")) or {}
+    duration = detail.get("DurationInMs")
+    if codec.get("Codec") == "FRAME_CAPTURE":
+        capture = codec.get("FrameCaptureSettings") or {}
+        rate = capture.get("FramerateNumerator", 1) / max(1, capture.get("FramerateDenominator", 1))
+        seconds = (duration or 0) / 1000
+        count = max(1, min(int(capture.get("MaxCaptures", 1)), int(seconds * rate) + 1))
+        return {"outputFilePaths": [f"{destination}{modifier}.{count - 1:07d}.jpg"]}
+    extension = ".m3u8" if kind in _SEGMENTED and kind != "DASH_ISO_GROUP" else ""
+    if kind == "DASH_ISO_GROUP":
+        extension = ".mp4"
+    if not extension:
+        extension = "." + str(output.get("Extension") or "mp4")
+    entry: dict[str, Any] = {"outputFilePaths": [f"{destination}{modifier}{extension}"]}
+    if isinstance(duration, int | float):
+        entry["durationInMs"] = int(duration)
+    video = detail.get("VideoDetails") or {}
+    converted = {
+        "widthInPx": video.get("WidthInPx"),
+        "heightInPx": video.get("HeightInPx"),
+        "qvbrAvgQuality": video.get("QvbrAvgQuality"),
+    }
+    converted = {k: v for k, v in converted.items() if v is not None}
+    if converted:
+        entry["videoDetails"] = converted
+    return entry

@@ -18,49 +18,34 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from mediapipe_cfn.contract import AssetStatus, Attr
+from mediapipe_cfn.contract import OUTBOX_PENDING, AssetStatus, Attr
+from mediapipe_handlers.lifecycle import (
+    FAILED_JOB_STATES,
+    FINAL_RANK,
+    JOB_STATE_RANK,
+    AssetEvent,
+    FailureKind,
+    JobState,
+    asset_sources,
+)
+
+__all__ = [
+    "FAILED_JOB_STATES",
+    "FINAL_RANK",
+    "JOB_STATE_RANK",
+    "AssetRepository",
+    "FailureKind",
+    "JobState",
+    "error_entry",
+]
 
 MAX_ERROR_MESSAGE_CHARS = 1000
 
-
-class FailureKind(StrEnum):
-    """Why an asset is FAILED; decides whether a redrive may reopen it."""
-
-    INVALID_UPLOAD = "INVALID_UPLOAD"
-    UNUSABLE_SOURCE = "UNUSABLE_SOURCE"
-    SOURCE_MISSING = "SOURCE_MISSING"
-    JOB_REJECTED = "JOB_REJECTED"
-    JOB_FAILED = "JOB_FAILED"
-    TRANSIENT_EXHAUSTED = "TRANSIENT_EXHAUSTED"
-
-
-class JobState(StrEnum):
-    SUBMITTING = "SUBMITTING"
-    SUBMITTED = "SUBMITTED"
-    PROGRESSING = "PROGRESSING"
-    COMPLETE = "COMPLETE"
-    ERROR = "ERROR"
-    CANCELED = "CANCELED"
-    RETRY_SCHEDULED = "RETRY_SCHEDULED"
-
-
-JOB_STATE_RANK: dict[JobState, int] = {
-    JobState.SUBMITTING: 0,
-    JobState.SUBMITTED: 1,
-    JobState.PROGRESSING: 2,
-    JobState.COMPLETE: 3,
-    JobState.ERROR: 3,
-    JobState.CANCELED: 3,
-    JobState.RETRY_SCHEDULED: 3,
-}
-FINAL_RANK = 3
-FAILED_JOB_STATES = frozenset({JobState.ERROR, JobState.CANCELED})
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -184,6 +169,16 @@ class AssetRepository:
         condition = f"{e.path(Attr.STATUS)} = {e.value(AssetStatus.PENDING)}"
         return self._update(asset_id, e, update, condition, returning=False) is not None
 
+    def record_working_copy(self, asset_id: str, copy: Mapping[str, Any], now: str) -> bool:
+        """Remember that the uploaded version was copied to its per-asset key."""
+        e = _Expression()
+        update = (
+            f"SET {e.path(Attr.WORKING_COPY)} = {e.value(dict(copy))}, "
+            f"{e.path(Attr.UPDATED_AT)} = {e.value(now)}"
+        )
+        condition = self._status_in(e, asset_sources(AssetEvent.JOB_RECORDED))
+        return self._update(asset_id, e, update, condition, returning=False) is not None
+
     def claim_format(
         self,
         asset_id: str,
@@ -193,15 +188,18 @@ class AssetRepository:
         token: str,
         lease_until: str,
         now: str,
+        input_uri: str,
+        first_claimed_at: str | None = None,
         takeover_token: str | None = None,
         previous_claim_ended: bool = False,
     ) -> bool:
         """Claim the right to submit ``job_format``'s job for ``attempt``.
 
-        A first claim needs no existing state and a PENDING asset; a retry claim needs the
-        format in RETRY_SCHEDULED for exactly this attempt; a takeover needs the previous
-        claim (``takeover_token``) released or past its lease, or ``previous_claim_ended``
-        (the caller knows its holder is gone: an earlier receive of the same message).
+        The asset must be live (PENDING or PROCESSING). A first claim needs no state for the
+        format; a retry claim needs RETRY_SCHEDULED for exactly this attempt; a takeover needs
+        the previous claim (``takeover_token``) released or past its lease, or
+        ``previous_claim_ended`` (the caller knows its holder is gone). ``firstClaimedAt``
+        survives takeovers: it bounds when a job of this attempt can have been created.
         """
         e = _Expression()
         state_path = e.path(Attr.FORMAT_STATUS, job_format)
@@ -212,32 +210,35 @@ class AssetRepository:
             "claimToken": token,
             "leaseUntil": lease_until,
             "claimedAt": now,
+            "firstClaimedAt": first_claimed_at or now,
+            "inputUri": input_uri,
             "updatedAt": now,
             "warnings": {},
         }
+        live = self._status_in(e, asset_sources(AssetEvent.JOB_RECORDED))
         if takeover_token is not None:
             token_path = e.path(Attr.FORMAT_STATUS, job_format, "claimToken")
-            condition = f"{token_path} = {e.value(takeover_token)}"
+            state = e.path(Attr.FORMAT_STATUS, job_format, "status")
+            condition = (
+                f"{token_path} = {e.value(takeover_token)} AND "
+                f"{state} = {e.value(JobState.SUBMITTING)}"
+            )
             if not previous_claim_ended:
                 # Placeholders are registered only when used: DynamoDB rejects unused ones.
                 released = e.path(Attr.FORMAT_STATUS, job_format, "released")
                 lease = e.path(Attr.FORMAT_STATUS, job_format, "leaseUntil")
                 condition += f" AND ({released} = {e.value(True)} OR {lease} < {e.value(now)})"
         elif attempt == 1:
-            status = e.path(Attr.STATUS)
-            condition = (
-                f"attribute_not_exists({state_path}) AND {status} = {e.value(AssetStatus.PENDING)}"
-            )
+            condition = f"attribute_not_exists({state_path})"
         else:
-            status = e.path(Attr.STATUS)
             state = e.path(Attr.FORMAT_STATUS, job_format, "status")
             next_attempt = e.path(Attr.FORMAT_STATUS, job_format, "nextAttempt")
             condition = (
                 f"{state} = {e.value(JobState.RETRY_SCHEDULED)} AND "
-                f"{next_attempt} = {e.value(attempt)} AND "
-                f"{status} = {e.value(AssetStatus.PROCESSING)}"
+                f"{next_attempt} = {e.value(attempt)}"
             )
         update = f"SET {state_path} = {e.value(claim)}, {e.path(Attr.UPDATED_AT)} = {e.value(now)}"
+        condition = f"{condition} AND {live}"
         return self._update(asset_id, e, update, condition, returning=False) is not None
 
     def release_claim(self, asset_id: str, job_format: str, token: str, now: str) -> bool:
@@ -284,6 +285,7 @@ class AssetRepository:
         return self._update(asset_id, e, update, condition, returning=False) is not None
 
     def mark_processing(self, asset_id: str, now: str) -> bool:
+        """PENDING -> PROCESSING once a job exists (PROCESSING stays as it is)."""
         e = _Expression()
         status = e.path(Attr.STATUS)
         update = (
@@ -294,6 +296,7 @@ class AssetRepository:
         return self._update(asset_id, e, update, condition, returning=False) is not None
 
     def append_error(self, asset_id: str, entry: Mapping[str, Any], now: str) -> bool:
+        """Add ``entry`` to ``errors[]``."""
         e = _Expression()
         errors = e.path(Attr.ERRORS)
         update = (
@@ -304,62 +307,183 @@ class AssetRepository:
         return self._update(asset_id, e, update, condition, returning=False) is not None
 
     def mark_failed(
-        self, asset_id: str, entry: Mapping[str, Any], kind: FailureKind, now: str
+        self,
+        asset_id: str,
+        entry: Mapping[str, Any],
+        kind: FailureKind,
+        now: str,
+        *,
+        event: AssetEvent = AssetEvent.INGEST_FAILED,
+        dead_letter: str | None = None,
     ) -> dict[str, Any] | None:
-        """PENDING/PROCESSING -> FAILED with the error; the new item, or None if already final."""
+        """Live -> FAILED with the error, owing its announcements; the new item, or None if the
+        asset was already final (or gone)."""
         e = _Expression()
         status, errors = e.path(Attr.STATUS), e.path(Attr.ERRORS)
         update = (
             f"SET {status} = {e.value(AssetStatus.FAILED)}, "
             f"{e.path(Attr.FAILURE_KIND)} = {e.value(kind)}, "
             f"{errors} = list_append({errors}, {e.value([dict(entry)])}), "
+            f"{e.path(Attr.OUTBOX)} = {e.value(OUTBOX_PENDING)}, "
             f"{e.path(Attr.COMPLETED_AT)} = {e.value(now)}, "
             f"{e.path(Attr.UPDATED_AT)} = {e.value(now)}"
         )
-        condition = (
-            f"{status} IN ({e.value(AssetStatus.PENDING)}, {e.value(AssetStatus.PROCESSING)})"
-        )
+        if dead_letter is not None:
+            letters = e.path(Attr.DEAD_LETTERS)
+            update += (
+                f", {letters} = list_append(if_not_exists({letters}, {e.value([])}), "
+                f"{e.value([dead_letter])})"
+            )
+        update += f" REMOVE {e.path(Attr.IN_FLIGHT)}"
+        condition = self._status_in(e, asset_sources(event))
         return self._update(asset_id, e, update, condition)
 
-    def reopen_after_transient_failure(self, asset_id: str, now: str) -> bool:
-        """FAILED (transient retries used up) -> PENDING, when an operator redrives the upload."""
+    def add_dead_letter(self, asset_id: str, message_id: str, now: str) -> bool:
+        """Name a dead-letter-queue message on the record (once)."""
         e = _Expression()
-        status = e.path(Attr.STATUS)
+        letters = e.path(Attr.DEAD_LETTERS)
         update = (
-            f"SET {status} = {e.value(AssetStatus.PENDING)}, "
-            f"{e.path(Attr.UPDATED_AT)} = {e.value(now)} "
-            f"ADD {e.path(Attr.ATTEMPTS)} {e.value(1)} "
-            f"REMOVE {e.path(Attr.FAILURE_KIND)}, {e.path(Attr.COMPLETED_AT)}, "
-            f"{e.path(Attr.FINAL_NOTIFIED_AT)}"
+            f"SET {letters} = list_append(if_not_exists({letters}, {e.value([])}), "
+            f"{e.value([message_id])}), {e.path(Attr.UPDATED_AT)} = {e.value(now)}"
         )
         condition = (
-            f"{status} = {e.value(AssetStatus.FAILED)} AND "
-            f"{e.path(Attr.FAILURE_KIND)} = {e.value(FailureKind.TRANSIENT_EXHAUSTED)}"
+            f"attribute_exists({e.path(Attr.ASSET_ID)}) AND "
+            f"NOT contains({letters}, {e.value(message_id)})"
         )
         return self._update(asset_id, e, update, condition, returning=False) is not None
 
-    def reopen_failed_job(self, asset_id: str, job_format: str, attempt: int, now: str) -> bool:
-        """Schedule another attempt of a format whose job failed, on an operator's redrive."""
+    def reopen(
+        self, item: Mapping[str, Any], kinds: frozenset[FailureKind], now: str
+    ) -> dict[str, Any] | None:
+        """FAILED -> live again for a new attempt; None if ``item`` is no longer current.
+
+        An asset that was never planned goes back to PENDING, one that was to PROCESSING; every
+        format whose job failed or was canceled is scheduled for its next attempt, and formats
+        already RETRY_SCHEDULED keep theirs. The write is conditional on ``updatedAt`` as
+        read, so two concurrent reopens cannot both succeed.
+        """
         e = _Expression()
-        status = e.path(Attr.STATUS)
-        fs = (Attr.FORMAT_STATUS, job_format)
-        update = (
-            f"SET {status} = {e.value(AssetStatus.PROCESSING)}, "
-            f"{e.path(*fs, 'status')} = {e.value(JobState.RETRY_SCHEDULED)}, "
-            f"{e.path(*fs, 'nextAttempt')} = {e.value(attempt + 1)}, "
-            f"{e.path(*fs, 'updatedAt')} = {e.value(now)}, "
-            f"{e.path(Attr.UPDATED_AT)} = {e.value(now)} "
-            f"ADD {e.path(Attr.ATTEMPTS)} {e.value(1)} "
-            f"REMOVE {e.path(Attr.FAILURE_KIND)}, {e.path(Attr.COMPLETED_AT)}, "
-            f"{e.path(Attr.FINAL_NOTIFIED_AT)}"
+        planned = "plannedAt" in (item.get(Attr.SOURCE) or {})
+        target = AssetStatus.PROCESSING if planned else AssetStatus.PENDING
+        sets = [
+            f"{e.path(Attr.STATUS)} = {e.value(target)}",
+            f"{e.path(Attr.UPDATED_AT)} = {e.value(now)}",
+        ]
+        for job_format, state in sorted((item.get(Attr.FORMAT_STATUS) or {}).items()):
+            if state.get("status") not in FAILED_JOB_STATES:
+                continue
+            fs = (Attr.FORMAT_STATUS, job_format)
+            sets += [
+                f"{e.path(*fs, 'status')} = {e.value(JobState.RETRY_SCHEDULED)}",
+                f"{e.path(*fs, 'rank')} = {e.value(JOB_STATE_RANK[JobState.RETRY_SCHEDULED])}",
+                f"{e.path(*fs, 'nextAttempt')} = {e.value(int(state['attempt']) + 1)}",
+                f"{e.path(*fs, 'updatedAt')} = {e.value(now)}",
+            ]
+        removed = (
+            Attr.FAILURE_KIND,
+            Attr.COMPLETED_AT,
+            Attr.FINAL_NOTIFIED_AT,
+            Attr.OUTBOX,
+            Attr.IN_FLIGHT,
         )
-        failed_states = ", ".join(e.value(s) for s in sorted(FAILED_JOB_STATES))
+        update = (
+            "SET "
+            + ", ".join(sets)
+            + f" ADD {e.path(Attr.ATTEMPTS)} {e.value(1)} REMOVE "
+            + ", ".join(e.path(name) for name in removed)
+        )
         condition = (
-            f"{status} IN ({e.value(AssetStatus.FAILED)}, {e.value(AssetStatus.PROCESSING)}) AND "
-            f"{e.path(*fs, 'attempt')} = {e.value(attempt)} AND "
-            f"{e.path(*fs, 'status')} IN ({failed_states})"
+            f"{e.path(Attr.STATUS)} = {e.value(AssetStatus.FAILED)} AND "
+            f"{e.path(Attr.FAILURE_KIND)} IN ({', '.join(e.value(k) for k in sorted(kinds))}) AND "
+            f"{e.path(Attr.UPDATED_AT)} = {e.value(item[Attr.UPDATED_AT])}"
+        )
+        return self._update(str(item[Attr.ASSET_ID]), e, update, condition)
+
+    # ------------------------------------------------------------ in flight
+
+    def start_in_flight(
+        self, asset_id: str, message_id: str, receive_count: int, now: str
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Leave a breadcrumb before working on ``asset_id`` for this receive of a message.
+
+        Returns whether the record exists, and the breadcrumb an earlier receive left: one from
+        the same message that was never ended means that receive ended the handler (out of
+        memory, timeout, a native crash) while working on this asset.
+        """
+        e = _Expression()
+        path = e.path(Attr.IN_FLIGHT)
+        crumb = {"messageId": message_id, "receiveCount": receive_count, "startedAt": now}
+        update = f"SET {path} = {e.value(crumb)}"
+        condition = f"attribute_exists({e.path(Attr.ASSET_ID)})"
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(asset_id),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ReturnValues="UPDATED_OLD",
+                **e.kwargs(),
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False, None
+            raise
+        old = _deserialize(answer.get("Attributes") or {}).get(Attr.IN_FLIGHT)
+        return True, old
+
+    def count_crash(self, asset_id: str, message_id: str, receive_count: int, crashes: int) -> None:
+        """Store how many receives of this message have ended the handler so far."""
+        e = _Expression()
+        update = f"SET {e.path(Attr.IN_FLIGHT, 'crashes')} = {e.value(crashes)}"
+        condition = (
+            f"{e.path(Attr.IN_FLIGHT, 'messageId')} = {e.value(message_id)} AND "
+            f"{e.path(Attr.IN_FLIGHT, 'receiveCount')} = {e.value(receive_count)}"
+        )
+        self._update(asset_id, e, update, condition, returning=False)
+
+    def end_in_flight(self, asset_id: str, message_id: str, receive_count: int) -> bool:
+        """Remove this receive's breadcrumb: it ended normally."""
+        e = _Expression()
+        update = f"REMOVE {e.path(Attr.IN_FLIGHT)}"
+        condition = (
+            f"{e.path(Attr.IN_FLIGHT, 'messageId')} = {e.value(message_id)} AND "
+            f"{e.path(Attr.IN_FLIGHT, 'receiveCount')} = {e.value(receive_count)}"
         )
         return self._update(asset_id, e, update, condition, returning=False) is not None
+
+    # ----------------------------------------------------------- queries
+
+    def query_index(
+        self,
+        index: str,
+        partition_attr: str,
+        partition_value: str,
+        *,
+        updated_before: str,
+        limit: int,
+    ) -> list[str]:
+        """Asset ids in ``index`` under ``partition_value`` last updated before a time,
+        oldest first (at most ``limit``)."""
+        e = _Expression()
+        condition = (
+            f"{e.path(partition_attr)} = {e.value(partition_value)} AND "
+            f"{e.path(Attr.UPDATED_AT)} < {e.value(updated_before)}"
+        )
+        ids: list[str] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": True,
+            **e.kwargs(),
+        }
+        while len(ids) < limit:
+            answer = self._client.query(**request, Limit=limit - len(ids))
+            ids += [item[Attr.ASSET_ID.value]["S"] for item in answer.get("Items") or []]
+            if "LastEvaluatedKey" not in answer:
+                break
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return ids
 
     # ---------------------------------------------------------- job events
 
@@ -486,21 +610,27 @@ class AssetRepository:
         )
         update = (
             f"SET {status} = {e.value(AssetStatus.SUCCEEDED)}, "
+            f"{e.path(Attr.OUTBOX)} = {e.value(OUTBOX_PENDING)}, "
             f"{e.path(Attr.COMPLETED_AT)} = {e.value(now)}, "
             f"{e.path(Attr.UPDATED_AT)} = {e.value(now)}"
         )
-        condition = (
-            f"{status} IN ({e.value(AssetStatus.PENDING)}, {e.value(AssetStatus.PROCESSING)})"
-            + (f" AND {all_complete}" if all_complete else "")
+        condition = self._status_in(e, asset_sources(AssetEvent.ALL_COMPLETE)) + (
+            f" AND {all_complete}" if all_complete else ""
         )
         return self._update(asset_id, e, update, condition)
 
     def mark_notified(self, asset_id: str, now: str) -> bool:
+        """Announcements done: record when (first time only) and leave the outbox."""
         e = _Expression()
         path = e.path(Attr.FINAL_NOTIFIED_AT)
-        update = f"SET {path} = {e.value(now)}"
-        condition = f"attribute_not_exists({path})"
+        update = f"SET {path} = if_not_exists({path}, {e.value(now)}) REMOVE {e.path(Attr.OUTBOX)}"
+        condition = self._status_in(e, asset_sources(AssetEvent.ANNOUNCED))
         return self._update(asset_id, e, update, condition, returning=False) is not None
+
+    @staticmethod
+    def _status_in(e: _Expression, statuses: Iterable[AssetStatus]) -> str:
+        values = ", ".join(e.value(s) for s in sorted(statuses))
+        return f"{e.path(Attr.STATUS)} IN ({values})"
 
     # -------------------------------------------------------------- helpers
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -20,11 +19,9 @@ from mediapipe_handlers.failures import is_transient as is_transient_error
 from mediapipe_handlers.log import get_logger
 from mediapipe_handlers.repository import FailureKind
 
-# A job created by a crashed invocation was created after its claim; jobs older than the claim
-# (minus clock slack) cannot be it, which bounds the ListJobs scan.
-CLOCK_SLACK = timedelta(minutes=2)
-LIST_JOBS_PAGE_SIZE = 20
-LIST_JOBS_MAX_PAGES = 25
+# An asset has a few jobs per attempt; the search of its working copy's jobs is short.
+SEARCH_JOBS_PAGE_SIZE = 20
+SEARCH_JOBS_MAX_PAGES = 10
 
 # Probe answers meaning "this input cannot be transcoded" (not "try again").
 _PROBE_UNUSABLE = frozenset({"UnprocessableEntityException"})
@@ -119,17 +116,18 @@ def find_submitted_job(
     mediaconvert: Any,
     *,
     queue_arn: str,
+    input_uri: str,
     pipeline_id: str,
     asset_id: str,
     job_format: str,
     attempt: int,
-    claimed_at: datetime,
 ) -> str | None:
-    """The id of a job a crashed invocation may have created for this claim, if any.
+    """The id of a job an interrupted submission created for this attempt, if any.
 
-    Scans the stack's queue newest first, stopping at jobs created before the claim. Returns
-    None when no such job exists (submitting is then safe); raises TransientFailure when the
-    scan could not reach the claim time, so the caller retries instead of guessing.
+    Every job of an asset reads the asset's own working copy, so SearchJobs filtered by that
+    input (and the stack's queue) lists this asset's jobs only: a handful, however busy the
+    queue is. Returns None when no such job exists (submitting is then safe); raises
+    TransientFailure when the search could not be completed.
     """
     wanted = {
         META_ASSET_ID: asset_id,
@@ -137,32 +135,44 @@ def find_submitted_job(
         META_ATTEMPT: str(attempt),
         META_PIPELINE_ID: pipeline_id,
     }
-    oldest_possible = claimed_at - CLOCK_SLACK
     token: str | None = None
-    for _ in range(LIST_JOBS_MAX_PAGES):
+    for _ in range(SEARCH_JOBS_MAX_PAGES):
         request: dict[str, Any] = {
+            "InputFile": input_uri,
             "Queue": queue_arn,
             "Order": "DESCENDING",
-            "MaxResults": LIST_JOBS_PAGE_SIZE,
+            "MaxResults": SEARCH_JOBS_PAGE_SIZE,
         }
         if token:
             request["NextToken"] = token
         try:
-            page = mediaconvert.list_jobs(**request)
+            page = mediaconvert.search_jobs(**request)
         except ClientError as error:
             raise TransientFailure(describe(error)) from error
         for job in page.get("Jobs") or []:
             metadata = job.get("UserMetadata") or {}
             if all(metadata.get(k) == v for k, v in wanted.items()):
                 return str(job["Id"])
-            created = job.get("CreatedAt")
-            if isinstance(created, datetime) and created < oldest_possible:
-                return None
         token = page.get("NextToken")
         if not token:
             return None
     get_logger().warning(
-        "job lookup stopped before reaching the claim time",
-        extra={"format": job_format, "attempt": attempt, "pages": LIST_JOBS_MAX_PAGES},
+        "job search ended before its last page",
+        extra={"format": job_format, "attempt": attempt, "pages": SEARCH_JOBS_MAX_PAGES},
     )
     raise TransientFailure("could not tell whether a job exists for an interrupted submission")
+
+
+# CancelJob answers meaning "nothing left to cancel".
+_ALREADY_FINISHED = frozenset({"NotFoundException", "ConflictException", "BadRequestException"})
+
+
+def cancel_job(mediaconvert: Any, job_id: str) -> bool:
+    """Cancel a job that is no longer wanted; False when it had already finished."""
+    try:
+        mediaconvert.cancel_job(Id=job_id)
+    except ClientError as error:
+        if error_code(error) in _ALREADY_FINISHED:
+            return False
+        raise
+    return True

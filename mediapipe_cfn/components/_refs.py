@@ -45,6 +45,7 @@ from mediapipe_cfn.template import BuildContext
 # (key -> rule -> encrypted queue -> key).
 UPLOAD_RULE_NAME = "${AWS::StackName}-upload-created"
 JOB_STATE_RULE_NAME = "${AWS::StackName}-job-state-change"
+RECONCILE_RULE_NAME = "${AWS::StackName}-reconcile"
 
 # Log groups the created key may encrypt (``Sub`` patterns): the key policy lets CloudWatch Logs
 # use the key only for log groups whose names match one of these.
@@ -60,6 +61,7 @@ TAG_ENVIRONMENT = "mediapipe:environment"
 FUNCTION_SHORT_NAMES: Final[Mapping[str, str]] = {
     ids.ORCHESTRATOR_FUNCTION: "ingest-orchestrator",
     ids.STATUS_FUNCTION: "job-status-processor",
+    ids.RECONCILER_FUNCTION: "reconciler",
 }
 
 

@@ -1,9 +1,13 @@
-"""The two Lambda functions: their code, configuration, roles, log groups and triggers.
+"""The three Lambda functions: their code, configuration, roles, log groups and triggers.
 
 * ``ingest-orchestrator`` drains the processing queue (SQS event source with partial batch
-  failures), probes each upload with MediaConvert and submits its jobs.
+  failures), copies each uploaded version to its working copy, probes it with MediaConvert and
+  submits its jobs.
 * ``job-status-processor`` receives MediaConvert job state changes from EventBridge
   (asynchronous invocation with an on-failure destination) and moves the asset's record forward.
+* ``reconciler`` runs on a schedule (an EventBridge rule, see ``events``): it finishes assets
+  that are not final past their deadline, delivers owed announcements and records every
+  dead-lettered upload as FAILED.
 
 Each function has its own role with exactly the actions its handler performs, on the resources
 it performs them on, and an explicit log group so retention and encryption are ours to set.
@@ -59,11 +63,11 @@ class FunctionSpec:
 
     def settings(self, profile: Profile) -> FunctionSettings:
         functions = profile.functions
-        return (
-            functions.orchestrator
-            if self.function_id == ids.ORCHESTRATOR_FUNCTION
-            else functions.status_processor
-        )
+        return {
+            ids.ORCHESTRATOR_FUNCTION: functions.orchestrator,
+            ids.STATUS_FUNCTION: functions.status_processor,
+            ids.RECONCILER_FUNCTION: functions.reconciler,
+        }[self.function_id]
 
 
 ORCHESTRATOR = FunctionSpec(
@@ -82,7 +86,16 @@ STATUS_PROCESSOR = FunctionSpec(
     handler=f"{HANDLER_MODULE}.job_status_processor.handler",
     description="Records MediaConvert job state changes on the asset and announces final states.",
 )
-FUNCTIONS: tuple[FunctionSpec, ...] = (ORCHESTRATOR, STATUS_PROCESSOR)
+RECONCILER = FunctionSpec(
+    function_id=ids.RECONCILER_FUNCTION,
+    role_id=ids.RECONCILER_ROLE,
+    log_group_id=ids.RECONCILER_LOG_GROUP,
+    name_suffix=_refs.FUNCTION_SHORT_NAMES[ids.RECONCILER_FUNCTION],
+    handler=f"{HANDLER_MODULE}.reconciler.handler",
+    description="Finishes assets left unfinished past their deadline and delivers owed "
+    "announcements; runs on a schedule.",
+)
+FUNCTIONS: tuple[FunctionSpec, ...] = (ORCHESTRATOR, STATUS_PROCESSOR, RECONCILER)
 MAX_STACK_NAME_LENGTH = MAX_FUNCTION_NAME_LENGTH - 1 - max(len(f.name_suffix) for f in FUNCTIONS)
 
 
@@ -177,18 +190,31 @@ CONCURRENCY_FROM_SHARED_POOL = (
     "The profile leaves reserved concurrency off: job events arrive at MediaConvert's pace, "
     "and a reservation fails to deploy in accounts at the minimum concurrency quota.",
 )
+NEXT_RUN_IS_THE_RETRY = (
+    "CKV_AWS_116",
+    "Invoked by its schedule: a run that fails is redone by the next scheduled run, which "
+    "reads the same state afresh; a queued copy of a stale invocation would only repeat it.",
+)
+ONE_RUN_PER_PERIOD = (
+    "CKV_AWS_115",
+    "The profile leaves reserved concurrency off: the schedule starts one run per period, and "
+    "runs are safe to overlap (every change is a conditional write).",
+)
+
+
+# Per function: (its reason for having no DLQ, its reason for having no reserved concurrency).
+_SKIPS_BY_FUNCTION: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    ids.ORCHESTRATOR_FUNCTION: (QUEUE_REDRIVE_IS_THE_DLQ, CONCURRENCY_CAPPED_BY_EVENT_SOURCE),
+    ids.STATUS_FUNCTION: (ON_FAILURE_DESTINATION_IS_THE_DLQ, CONCURRENCY_FROM_SHARED_POOL),
+    ids.RECONCILER_FUNCTION: (NEXT_RUN_IS_THE_RETRY, ONE_RUN_PER_PERIOD),
+}
 
 
 def skipped_checks(spec: FunctionSpec, settings: FunctionSettings) -> list[tuple[str, str]]:
-    skips = [NO_VPC]
-    if spec.function_id == ids.ORCHESTRATOR_FUNCTION:
-        skips.append(QUEUE_REDRIVE_IS_THE_DLQ)
-        if settings.reserved_concurrency is None:
-            skips.append(CONCURRENCY_CAPPED_BY_EVENT_SOURCE)
-    else:
-        skips.append(ON_FAILURE_DESTINATION_IS_THE_DLQ)
-        if settings.reserved_concurrency is None:
-            skips.append(CONCURRENCY_FROM_SHARED_POOL)
+    no_dead_letter_queue, no_reservation = _SKIPS_BY_FUNCTION[spec.function_id]
+    skips = [NO_VPC, no_dead_letter_queue]
+    if settings.reserved_concurrency is None:
+        skips.append(no_reservation)
     return sorted(skips)
 
 
@@ -263,6 +289,40 @@ def upload_objects_arn(profile: Profile) -> Sub:
     return _refs.objects_arn(ids.UPLOADS_BUCKET, f"{profile.ingest.prefix}*")
 
 
+def working_copy_objects_arn(profile: Profile) -> Sub:
+    return _refs.objects_arn(ids.UPLOADS_BUCKET, f"{profile.ingest.working_copy_prefix}*")
+
+
+def table_arn() -> GetAtt:
+    return GetAtt(ids.ASSETS_TABLE, "Arn")
+
+
+def index_arn(index_name: str) -> Sub:
+    return Sub(f"${{{ids.ASSETS_TABLE}.Arn}}/index/{index_name}")
+
+
+def jobs_arn() -> Sub:
+    """Every MediaConvert job of this account and Region: job ARNs carry no queue or stack."""
+    return arn("mediaconvert", "jobs/*")
+
+
+def find_orphaned_jobs() -> Statement:
+    """SearchJobs on this stack's queue: how an interrupted submission's job is found.
+
+    SearchJobs (filtered by the working copy's URI) supports the queue as its resource, so the
+    grant reaches this stack's queue only.
+    """
+    return allow(
+        "FindOrphanedJobs", [mediaconvert.SearchJobs], [GetAtt(ids.MEDIACONVERT_QUEUE, "Arn")]
+    )
+
+
+def cancel_jobs(sid: str) -> Statement:
+    # CancelJob's only resource type is the job, whose ARN names neither queue nor stack;
+    # the handlers cancel only jobs whose IDs the asset's record holds.
+    return allow(sid, [mediaconvert.CancelJob], [jobs_arn()])
+
+
 def orchestrator_statements(ctx: BuildContext) -> list[Statement]:
     profile = ctx.profile
     return [
@@ -280,7 +340,7 @@ def orchestrator_statements(ctx: BuildContext) -> list[Statement]:
         allow(
             "TrackAssets",
             [dynamodb.GetItem, dynamodb.PutItem, dynamodb.UpdateItem],
-            [GetAtt(ids.ASSETS_TABLE, "Arn")],
+            [table_arn()],
         ),
         # CreateJob authorises against the queue the job goes to (and any job template or
         # preset it names; the orchestrator sends complete settings and names neither): jobs can
@@ -290,19 +350,36 @@ def orchestrator_statements(ctx: BuildContext) -> list[Statement]:
             [mediaconvert.CreateJob],
             [GetAtt(ids.MEDIACONVERT_QUEUE, "Arn")],
         ),
-        # After a crash between CreateJob and recording its ID, the next delivery finds the
-        # orphaned job by listing this stack's queue (ClientRequestToken dedups for a minute).
-        allow("FindOrphanedJobs", [mediaconvert.ListJobs], [GetAtt(ids.MEDIACONVERT_QUEUE, "Arn")]),
+        find_orphaned_jobs(),
+        # An asset that fails for good (a rejected job, or settling a redriven asset) has its
+        # other running jobs canceled by whoever fails it.
+        cancel_jobs("CancelJobsOfFailedAssets"),
         # Probe supports no resource-level permissions: "*" is the only resource it accepts.
         allow("ProbeSources", [mediaconvert.Probe], ["*"]),
-        # Probe takes no role: MediaConvert reads the file with the caller's credentials, so the
-        # orchestrator itself needs read access to the uploads (ingest prefix only); the
-        # version-specific read lets it tell "a+b.mp4" from "a b.mp4" by the event's version id.
+        # The exact uploaded version is the source of the asset's working copy: reading it by
+        # version (and its metadata, HeadObject) is the copy's source side; the version id
+        # also tells "a+b.mp4" from "a b.mp4".
         allow(
-            "ReadUploadsForProbe",
+            "ReadUploadedVersions",
             [s3.GetObject, s3.GetObjectVersion],
             [upload_objects_arn(profile)],
         ),
+        # The copy's destination: CopyObject and the managed multipart copy of large sources
+        # (CreateMultipartUpload, UploadPartCopy, CompleteMultipartUpload are all PutObject);
+        # an interrupted multipart copy is aborted rather than left to the lifecycle rule.
+        allow(
+            "WriteWorkingCopies",
+            [s3.PutObject, s3.AbortMultipartUpload],
+            [working_copy_objects_arn(profile)],
+        ),
+        # Probe takes no role: MediaConvert reads the file with the caller's credentials, so
+        # the orchestrator itself reads the working copies it probes.
+        allow("ReadWorkingCopiesForProbe", [s3.GetObject], [working_copy_objects_arn(profile)]),
+        # A message that keeps ending the process is parked on the dead-letter queue, where an
+        # operator can redrive it once the cause is fixed.
+        allow("ParkCrashingMessages", [sqs.SendMessage], [_refs.queue_arn(ids.PROCESSING_DLQ)]),
+        # A redriven asset whose jobs had all completed is finished, and announced, here.
+        allow("WriteAssetManifests", [s3.PutObject], [manifest_objects_arn(profile)]),
         allow(
             "PassRoleToMediaConvertOnly",
             [iam_actions.PassRole],
@@ -331,8 +408,10 @@ def status_processor_statements(ctx: BuildContext) -> list[Statement]:
         allow(
             "TrackAssets",
             [dynamodb.GetItem, dynamodb.UpdateItem],
-            [GetAtt(ids.ASSETS_TABLE, "Arn")],
+            [table_arn()],
         ),
+        # An asset that fails for good has its other still-running jobs canceled.
+        cancel_jobs("CancelJobsOfFailedAssets"),
         # Retryable job errors go back through the processing queue with a delay; failures
         # that are final go to its dead-letter queue; events Lambda could not process go to
         # the on-failure destination (sent with this role).
@@ -353,11 +432,51 @@ def status_processor_statements(ctx: BuildContext) -> list[Statement]:
     ]
 
 
+def reconciler_statements(ctx: BuildContext) -> list[Statement]:
+    profile = ctx.profile
+    return [
+        *common_statements(RECONCILER, profile),
+        # Stuck assets are found by status, owed announcements by the sparse outbox index:
+        # Query on those two indexes only, never a Scan.
+        allow(
+            "FindStuckAssetsAndOwedAnnouncements",
+            [dynamodb.Query],
+            [index_arn(contract.INDEX_BY_STATUS), index_arn(contract.INDEX_BY_OUTBOX)],
+        ),
+        # PutItem records a dead-lettered upload that never got a record.
+        allow(
+            "FinishAssets",
+            [dynamodb.GetItem, dynamodb.PutItem, dynamodb.UpdateItem],
+            [table_arn()],
+        ),
+        allow("AskMediaConvertAboutJobs", [mediaconvert.GetJob], [jobs_arn()]),
+        cancel_jobs("CancelJobsOfFailedAssets"),
+        # A stuck asset is handed back to the orchestrator, which resubmits what needs it.
+        allow("ResubmitUploads", [sqs.SendMessage], [_refs.queue_arn(ids.PROCESSING_QUEUE)]),
+        # Every dead-lettered message is read and matched to a FAILED record that names it;
+        # one whose asset has succeeded since is deleted.
+        allow(
+            "ReadDeadLetters",
+            [sqs.ReceiveMessage, sqs.DeleteMessage],
+            [_refs.queue_arn(ids.PROCESSING_DLQ)],
+        ),
+        # A dead-lettered upload's key is resolved by asking for its version (HeadObject with
+        # the version id: the uploads bucket is always versioned).
+        allow("ReadDeadLetteredUploads", [s3.GetObjectVersion], [upload_objects_arn(profile)]),
+        allow("WriteAssetManifests", [s3.PutObject], [manifest_objects_arn(profile)]),
+        *final_state_statements(profile),
+        _refs.key_use_through_services(
+            "UseKeyForQueuesTableTopicAndObjects", key_services(profile)
+        ),
+    ]
+
+
 def final_state_statements(profile: Profile) -> list[Statement]:
     """Publishing `MediaAsset Processed/Failed` (and the SNS copy when the profile asks).
 
-    Both functions announce final states: the orchestrator for uploads it fails itself
-    (invalid, unusable source, retries used up), the status processor for finished jobs.
+    Every function announces final states: the orchestrator for uploads it fails itself
+    (invalid, unusable source, retries used up), the status processor for finished jobs, the
+    reconciler for assets it finishes and announcements still owed.
     """
     statements = [
         allow(
@@ -404,8 +523,14 @@ def role(ctx: BuildContext, spec: FunctionSpec, statements: list[Statement]) -> 
 
 
 def log_group(ctx: BuildContext, spec: FunctionSpec) -> LogGroup:
+    # The status processor's log holds the job events history by default; kept after the
+    # stack in production, like the table it explains.
+    holds_job_events = (
+        spec is STATUS_PROCESSOR and ctx.profile.observability.job_event_log == "function"
+    )
     return LogGroup(
         spec.log_group_id,
+        **(_refs.retained_in_production(ctx) if holds_job_events else {}),
         LogGroupName=log_group_name(spec),
         RetentionInDays=ctx.profile.functions.log_retention_days,
         KmsKeyId=_refs.log_group_key_arn(),
@@ -482,6 +607,33 @@ def status_invoke_config() -> awslambda.EventInvokeConfig:
     )
 
 
+def reconciler_invoke_config(profile: Profile) -> awslambda.EventInvokeConfig:
+    """A failed or late run is not retried: the next scheduled run does the same work afresh."""
+    return awslambda.EventInvokeConfig(
+        ids.RECONCILER_INVOKE_CONFIG,
+        FunctionName=Ref(ids.RECONCILER_FUNCTION),
+        Qualifier="$LATEST",
+        MaximumRetryAttempts=0,
+        MaximumEventAgeInSeconds=reconcile_period_seconds(profile),
+    )
+
+
+def reconcile_period_seconds(profile: Profile) -> int:
+    # Lambda keeps an asynchronous event for at least 60 s; that is also the shortest period.
+    return profile.reliability.reconcile_every_minutes * 60
+
+
+def reconciler_invoke_permission() -> awslambda.Permission:
+    """EventBridge may invoke the reconciler, from its schedule rule only."""
+    return awslambda.Permission(
+        ids.RECONCILER_INVOKE_PERMISSION,
+        Action="lambda:InvokeFunction",
+        FunctionName=GetAtt(ids.RECONCILER_FUNCTION, "Arn"),
+        Principal="events.amazonaws.com",
+        SourceArn=GetAtt(ids.RECONCILE_SCHEDULE_RULE, "Arn"),
+    )
+
+
 def status_invoke_permission() -> awslambda.Permission:
     """EventBridge may invoke the status processor, from the job-state rule only."""
     return awslambda.Permission(
@@ -497,6 +649,7 @@ def build(ctx: BuildContext) -> None:
     statements = {
         ORCHESTRATOR.function_id: orchestrator_statements(ctx),
         STATUS_PROCESSOR.function_id: status_processor_statements(ctx),
+        RECONCILER.function_id: reconciler_statements(ctx),
     }
     for spec in FUNCTIONS:
         ctx.add(role(ctx, spec, statements[spec.function_id]))
@@ -505,6 +658,8 @@ def build(ctx: BuildContext) -> None:
     ctx.add(queue_event_source(ctx))
     ctx.add(status_invoke_config())
     ctx.add(status_invoke_permission())
+    ctx.add(reconciler_invoke_config(ctx.profile))
+    ctx.add(reconciler_invoke_permission())
     ctx.output(
         ids.O_ORCHESTRATOR_FUNCTION_ARN,
         GetAtt(ids.ORCHESTRATOR_FUNCTION, "Arn"),
@@ -514,4 +669,9 @@ def build(ctx: BuildContext) -> None:
         ids.O_STATUS_FUNCTION_ARN,
         GetAtt(ids.STATUS_FUNCTION, "Arn"),
         "ARN of the job-status-processor Lambda function.",
+    )
+    ctx.output(
+        ids.O_RECONCILER_FUNCTION_ARN,
+        GetAtt(ids.RECONCILER_FUNCTION, "Arn"),
+        "ARN of the reconciler Lambda function.",
     )

@@ -1,4 +1,5 @@
-"""EventBridge rules: uploads into the processing queue, job state changes to the status processor.
+"""EventBridge rules: uploads into the processing queue, job state changes to the status
+processor, and the reconciler's schedule.
 
 * ``UploadCreatedRule`` matches S3 "Object Created" events of the uploads bucket under the ingest
   prefix and sends each to the processing queue. Extensions are not filtered here: the
@@ -6,11 +7,19 @@
   ignored.
 * ``JobStateChangeRule`` matches "MediaConvert Job State Change" events whose job carries this
   stack's pipeline ID in its user metadata (other pipelines in the account are left alone) and
-  sends each to the job status processor and to ``JobEventsLogGroup``, the job history kept for
-  forensics.
+  sends each to the job status processor. The job history kept for forensics is, by the
+  profile's ``observability.job_event_log``, either the status processor's own log (it logs
+  each raw event) or ``JobEventsLogGroup``, a second target of the rule.
+* ``ReconcileScheduleRule`` invokes the reconciler every ``reliability.reconcile_every_minutes``.
 
-Both rules retry a failing delivery for as long as EventBridge allows (24 hours, 185 attempts)
-and then dead-letter the event to ``EventDeliveryDeadLetterQueue``: no event is dropped.
+The first two retry a failing delivery for as long as EventBridge allows (24 hours, 185
+attempts) and then dead-letter the event to ``EventDeliveryDeadLetterQueue``: no event is
+dropped. The schedule's invocations are not worth keeping past the next one: each is retried
+until the next is due and then dropped.
+
+Why the job events log defaults to the function: EventBridge can write into a log group only
+under a CloudWatch Logs resource policy, an account-level resource of which a Region holds at
+most 10. A per-stack policy makes the eleventh pipeline in an account fail to deploy.
 """
 
 from __future__ import annotations
@@ -33,15 +42,22 @@ MAX_RETRY_ATTEMPTS = 185
 MAX_EVENT_AGE_SECONDS = 24 * 60 * 60
 S3_OBJECT_CREATED = "Object Created"
 MEDIACONVERT_JOB_STATE_CHANGE = "MediaConvert Job State Change"
+# The profile's observability.job_event_log choices.
+JOB_EVENTS_IN_FUNCTION_LOG = "function"
+JOB_EVENTS_IN_LOG_GROUP_WITH_POLICY = "log_group"
 # Services that write an EventBridge rule's events into a log group.
 LOG_DELIVERY_SERVICES = ("delivery.logs.amazonaws.com", "events.amazonaws.com")
 
 
 def build(ctx: BuildContext) -> None:
     ctx.add(upload_created_rule(ctx))
-    ctx.add(job_events_log_group(ctx))
-    ctx.add(job_events_log_policy())
+    mode = ctx.profile.observability.job_event_log
+    if mode != JOB_EVENTS_IN_FUNCTION_LOG:
+        ctx.add(job_events_log_group(ctx))
+    if mode == JOB_EVENTS_IN_LOG_GROUP_WITH_POLICY:
+        ctx.add(job_events_log_policy())
     ctx.add(job_state_change_rule(ctx))
+    ctx.add(reconcile_schedule_rule(ctx))
     ctx.output(
         ids.O_UPLOAD_EVENTS_RULE_ARN,
         GetAtt(ids.UPLOAD_EVENTS_RULE, "Arn"),
@@ -54,9 +70,21 @@ def build(ctx: BuildContext) -> None:
     )
     ctx.output(
         ids.O_JOB_EVENTS_LOG_GROUP_NAME,
-        Ref(ids.JOB_EVENTS_LOG_GROUP),
-        "Log group holding every MediaConvert job event of this pipeline.",
+        Ref(job_events_log_group_id(ctx)),
+        "Log group holding every MediaConvert job event of this pipeline"
+        + (
+            " (the job-status processor's log; each event is logged under the key 'job_event')."
+            if mode == JOB_EVENTS_IN_FUNCTION_LOG
+            else "."
+        ),
     )
+
+
+def job_events_log_group_id(ctx: BuildContext) -> str:
+    """The log group that holds the job events: the status processor's own or a dedicated one."""
+    if ctx.profile.observability.job_event_log == JOB_EVENTS_IN_FUNCTION_LOG:
+        return ids.STATUS_LOG_GROUP
+    return ids.JOB_EVENTS_LOG_GROUP
 
 
 def target(target_id: str, logical_id: str) -> tevents.Target:
@@ -113,7 +141,35 @@ def job_state_change_rule(ctx: BuildContext) -> tevents.Rule:
         EventPattern=job_state_event_pattern(),
         Targets=[
             target("JobStatusProcessor", ids.STATUS_FUNCTION),
-            target("JobEventsLog", ids.JOB_EVENTS_LOG_GROUP),
+            *(
+                []
+                if ctx.profile.observability.job_event_log == JOB_EVENTS_IN_FUNCTION_LOG
+                else [target("JobEventsLog", ids.JOB_EVENTS_LOG_GROUP)]
+            ),
+        ],
+        Tags=_refs.tags(ctx),
+    )
+
+
+def reconcile_schedule_rule(ctx: BuildContext) -> tevents.Rule:
+    """Starts the reconciler on a fixed rate; a run EventBridge cannot start is retried until
+    the next one is due, then dropped (the next run does the same work)."""
+    minutes = ctx.profile.reliability.reconcile_every_minutes
+    return tevents.Rule(
+        ids.RECONCILE_SCHEDULE_RULE,
+        Name=Sub(_refs.RECONCILE_RULE_NAME),
+        Description="Runs the reconciler, which finishes assets nothing else finished.",
+        State="ENABLED",
+        ScheduleExpression=f"rate({minutes} minute{'' if minutes == 1 else 's'})",
+        Targets=[
+            tevents.Target(
+                Id="Reconciler",
+                Arn=GetAtt(ids.RECONCILER_FUNCTION, "Arn"),
+                RetryPolicy=tevents.RetryPolicy(
+                    MaximumRetryAttempts=MAX_RETRY_ATTEMPTS,
+                    MaximumEventAgeInSeconds=minutes * 60,
+                ),
+            )
         ],
         Tags=_refs.tags(ctx),
     )

@@ -1,9 +1,9 @@
 """MediaConvert: the on-demand queue the pipeline's jobs run in and the role they run as.
 
 The role is created unless the ``MediaConvertRoleArn`` parameter names an existing one. It can
-read uploads (ingest prefix only), write outputs and use the pipeline key through S3 -- nothing
-else -- and only MediaConvert, working for this account on jobs in this stack's queue, can
-assume it.
+read the working copies of uploads (working-copy prefix only), write outputs and use the
+pipeline key through S3 -- nothing else -- and only MediaConvert, working for this account on
+jobs in this stack's queue, can assume it.
 """
 
 from __future__ import annotations
@@ -54,10 +54,12 @@ def trust_policy() -> PolicyDocument:
 
 
 def role_statements(ctx: BuildContext) -> list[Statement]:
-    prefix = ctx.profile.ingest.prefix
+    prefix = ctx.profile.ingest.working_copy_prefix
     return [
+        # Jobs read the asset's immutable working copy of its uploaded version, never the
+        # ingest prefix, where the key may already hold a newer upload.
         allow(
-            "ReadUploads",
+            "ReadWorkingCopies",
             [s3.GetObject, s3.GetObjectVersion],
             [_refs.objects_arn(ids.UPLOADS_BUCKET, f"{prefix}*")],
         ),
@@ -73,7 +75,9 @@ def role(ctx: BuildContext) -> iam_resources.Role:
         ids.MEDIACONVERT_ROLE,
         Condition=ids.C_CREATE_MEDIACONVERT_ROLE,
         AssumeRolePolicyDocument=trust_policy(),
-        Description="Role MediaConvert jobs of this pipeline run as: read uploads, write outputs.",
+        Description=(
+            "Role MediaConvert jobs of this pipeline run as: read working copies, write outputs."
+        ),
         Policies=[
             iam_resources.Policy(
                 PolicyName="mediaconvert-jobs-least-privilege",

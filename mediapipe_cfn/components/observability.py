@@ -47,6 +47,9 @@ FUNCTION_ERROR_ALARMS: dict[str, str] = {
     ids.ORCHESTRATOR_FUNCTION: ids.ORCHESTRATOR_ERRORS_ALARM,
     ids.STATUS_FUNCTION: ids.STATUS_ERRORS_ALARM,
 }
+# The reconciler runs once per period, so a count per evaluation window would rarely reach the
+# other functions' threshold: its alarm fires when consecutive runs fail instead.
+RECONCILER_FAILED_RUNS = 2
 FUNCTION_LABELS = _refs.FUNCTION_SHORT_NAMES
 DEAD_LETTER_LABELS: dict[str, str] = {
     ids.PROCESSING_DLQ: "uploads that failed processing",
@@ -225,6 +228,19 @@ def graphs(profile: Profile) -> list[Graph]:
                 pipeline_metric(namespace, PipelineMetric.MEDIACONVERT_JOB_FAILURES),
                 pipeline_metric(namespace, PipelineMetric.JOB_RETRIES),
             ],
+        ),
+        Graph(
+            "Safety net: stuck assets, reconciled assets, handler crashes, canceled jobs",
+            [
+                pipeline_metric(namespace, metric)
+                for metric in (
+                    PipelineMetric.STUCK_ASSETS,
+                    PipelineMetric.ASSETS_RECONCILED,
+                    PipelineMetric.HANDLER_CRASHES,
+                    PipelineMetric.JOBS_CANCELED,
+                )
+            ],
+            thresholds=[("stuck assets alarm", profile.reliability.stuck_alarm_threshold)],
         ),
         Graph(
             "Job failure rate",
@@ -475,11 +491,66 @@ def function_error_alarm(ctx: BuildContext, function_id: str) -> Alarm:
     )
 
 
+def stuck_assets_alarm(ctx: BuildContext) -> Alarm:
+    """Fires when a reconciler run finds assets that nothing finished in time.
+
+    The reconciler finishes them itself; the alarm says that some path (a handler bug, an
+    outage) left them behind and is worth finding. A period of one schedule interval holds one
+    run's count; no run, no data, which is not a breach (the errors alarm covers a failing run).
+    """
+    profile = ctx.profile
+    threshold = profile.reliability.stuck_alarm_threshold
+    minutes = profile.reliability.reconcile_every_minutes
+    return pipeline_alarm(
+        ctx,
+        ids.STUCK_ASSETS_ALARM,
+        f"The reconciler found {threshold} or more assets not final "
+        f"{profile.stuck_after_seconds // 60} min after their last update: it finishes them; "
+        "find what left them behind (docs/operations.md, StuckAssets).",
+        Namespace=_refs.metrics_namespace(profile),
+        MetricName=str(PipelineMetric.STUCK_ASSETS),
+        Dimensions=[MetricDimension(Name=contract.DIMENSION_PIPELINE, Value=_refs.pipeline_id())],
+        Statistic="Maximum",
+        Period=minutes * ONE_MINUTE,
+        EvaluationPeriods=1,
+        Threshold=threshold,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+
+
+def reconciler_errors_alarm(ctx: BuildContext) -> Alarm:
+    """Fires when ``RECONCILER_FAILED_RUNS`` scheduled runs in a row fail.
+
+    One failed run is harmless (the next one redoes its work); runs that keep failing mean
+    nothing finishes stuck assets or owed announcements.
+    """
+    period = ctx.profile.reliability.reconcile_every_minutes * ONE_MINUTE
+    return pipeline_alarm(
+        ctx,
+        ids.RECONCILER_ERRORS_ALARM,
+        f"The reconciler failed on {RECONCILER_FAILED_RUNS} scheduled runs in a row: nothing "
+        "is finishing stuck assets or owed announcements; read its log group.",
+        Namespace=LAMBDA_NAMESPACE,
+        MetricName="Errors",
+        Dimensions=[MetricDimension(Name="FunctionName", Value=Ref(ids.RECONCILER_FUNCTION))],
+        Statistic="Sum",
+        Period=period,
+        EvaluationPeriods=RECONCILER_FAILED_RUNS,
+        DatapointsToAlarm=RECONCILER_FAILED_RUNS,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+
+
 def build(ctx: BuildContext) -> None:
     ctx.add(dashboard(ctx))
     for alarm in queue_alarms(ctx):
         ctx.add(alarm)
     ctx.add(job_failure_rate_alarm(ctx))
+    ctx.add(stuck_assets_alarm(ctx))
     for function_id in sorted(FUNCTION_ERROR_ALARMS):
         ctx.add(function_error_alarm(ctx, function_id))
+    ctx.add(reconciler_errors_alarm(ctx))
     ctx.output(ids.O_DASHBOARD_URL, dashboard_url(), "CloudWatch dashboard of the pipeline.")

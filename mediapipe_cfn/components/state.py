@@ -4,9 +4,15 @@ Two global secondary indexes answer the operational questions without scans: "wh
 in status X, most recently changed first" (``ByStatus``) and "what did uploader U send, newest
 first" (``ByUploader``). Both sort by the asset's last update time.
 
-Both project ALL attributes: items are small (a few KB, well below the 400 KB limit) and every
-reader of an index (dashboards, support tools, an uploader's library view) wants the whole record;
-a KEYS_ONLY index would turn each result into a second read of the table. The status partition
+A third, sparse index (``ByOutbox``) is the reconciler's to-do list: only final assets whose
+announcements (manifest, events, SNS) are still owed carry its partition key, so it holds just
+those. It projects keys only: the reconciler re-reads each item with a consistent read before
+acting, and an index entry is eventually consistent anyway.
+
+``ByStatus`` and ``ByUploader`` project ALL attributes: items are small (a few KB, well below
+the 400 KB limit) and every reader of those indexes (dashboards, support tools, an uploader's
+library view) wants the whole record; a KEYS_ONLY index would turn each result into a second
+read of the table. The status partition
 has few distinct values, which is fine at this pipeline's write rate (thousands of writes a day,
 far below a partition's 1,000 writes per second).
 """
@@ -22,10 +28,11 @@ from mediapipe_cfn.contract import Attr
 from mediapipe_cfn.template import BuildContext
 
 TABLE_NAME = "${AWS::StackName}-MediaAssets"
-# Index name -> partition key; every index sorts by contract.INDEX_SORT_KEY.
-INDEXES: dict[str, str] = {
-    contract.INDEX_BY_STATUS: Attr.STATUS,
-    contract.INDEX_BY_UPLOADER: Attr.UPLOADER_ID,
+# Index name -> (partition key, projection); every index sorts by contract.INDEX_SORT_KEY.
+INDEXES: dict[str, tuple[str, str]] = {
+    contract.INDEX_BY_STATUS: (Attr.STATUS, "ALL"),
+    contract.INDEX_BY_UPLOADER: (Attr.UPLOADER_ID, "ALL"),
+    contract.INDEX_BY_OUTBOX: (Attr.OUTBOX, "KEYS_ONLY"),
 }
 
 
@@ -45,7 +52,8 @@ def assets_table(ctx: BuildContext) -> ddb.Table:
         AttributeDefinitions=attribute_definitions(),
         KeySchema=[ddb.KeySchema(AttributeName=Attr.ASSET_ID, KeyType="HASH")],
         GlobalSecondaryIndexes=[
-            global_index(name, partition_key) for name, partition_key in INDEXES.items()
+            global_index(name, partition_key, projection)
+            for name, (partition_key, projection) in INDEXES.items()
         ],
         PointInTimeRecoverySpecification=ddb.PointInTimeRecoverySpecification(
             PointInTimeRecoveryEnabled=ctx.profile.database.point_in_time_recovery
@@ -60,18 +68,19 @@ def assets_table(ctx: BuildContext) -> ddb.Table:
 
 def attribute_definitions() -> list[ddb.AttributeDefinition]:
     """Only key attributes are declared; timestamps are ISO 8601 strings, which sort by time."""
-    names = sorted({Attr.ASSET_ID, contract.INDEX_SORT_KEY, *INDEXES.values()})
+    partition_keys = {partition_key for partition_key, _ in INDEXES.values()}
+    names = sorted({Attr.ASSET_ID, contract.INDEX_SORT_KEY, *partition_keys})
     return [ddb.AttributeDefinition(AttributeName=name, AttributeType="S") for name in names]
 
 
-def global_index(name: str, partition_key: str) -> ddb.GlobalSecondaryIndex:
+def global_index(name: str, partition_key: str, projection: str) -> ddb.GlobalSecondaryIndex:
     return ddb.GlobalSecondaryIndex(
         IndexName=name,
         KeySchema=[
             ddb.KeySchema(AttributeName=partition_key, KeyType="HASH"),
             ddb.KeySchema(AttributeName=contract.INDEX_SORT_KEY, KeyType="RANGE"),
         ],
-        Projection=ddb.Projection(ProjectionType="ALL"),
+        Projection=ddb.Projection(ProjectionType=projection),
     )
 
 

@@ -50,6 +50,8 @@ OUTPUTS_ABORT_MULTIPART_DAYS = 7
 ACCESS_LOGS_ABORT_MULTIPART_DAYS = 1
 # Access logs are versioned so that a deleted log stays recoverable for this long.
 ACCESS_LOGS_NONCURRENT_DAYS = 30
+# Working copies are disposable: superseded versions and abandoned multipart copies go in a day.
+WORKING_COPY_NONCURRENT_DAYS = 1
 # Key prefixes of each bucket's server access logs in the access-logs bucket.
 UPLOADS_LOG_PREFIX = "s3-access/uploads/"
 OUTPUTS_LOG_PREFIX = "s3-access/outputs/"
@@ -149,6 +151,8 @@ def uploads_bucket(ctx: BuildContext) -> ts3.Bucket:
     rule: dict[str, Any] = {
         "Id": "uploads-lifecycle",
         "Status": "Enabled",
+        # Originals only: the working copies beside them follow their own, shorter rule.
+        "Prefix": ctx.profile.ingest.prefix,
         "NoncurrentVersionExpiration": ts3.NoncurrentVersionExpiration(
             NoncurrentDays=retention.noncurrent_version_expiration_days
         ),
@@ -176,10 +180,32 @@ def uploads_bucket(ctx: BuildContext) -> ts3.Bucket:
         LifecycleConfiguration=ts3.LifecycleConfiguration(
             Rules=[
                 ts3.LifecycleRule(**rule),
+                working_copies_lifecycle(ctx),
                 # Delete markers left once every noncurrent version has expired (a rule that
                 # expires current versions removes them itself, and may not ask for it too).
                 *([] if retention.expiration_days else [remove_expired_delete_markers()]),
             ]
+        ),
+    )
+
+
+def working_copies_lifecycle(ctx: BuildContext) -> ts3.LifecycleRule:
+    """Each asset's copy of its uploaded version is only read while its jobs run.
+
+    The copies expire after the profile's days; a version that expiry (or a re-copy) makes
+    noncurrent goes a day later, and an interrupted multipart copy is cleaned up in a day.
+    """
+    ingest = ctx.profile.ingest
+    return ts3.LifecycleRule(
+        Id="working-copies-expiry",
+        Status="Enabled",
+        Prefix=ingest.working_copy_prefix,
+        ExpirationInDays=ingest.working_copy_expiration_days,
+        NoncurrentVersionExpiration=ts3.NoncurrentVersionExpiration(
+            NoncurrentDays=WORKING_COPY_NONCURRENT_DAYS
+        ),
+        AbortIncompleteMultipartUpload=ts3.AbortIncompleteMultipartUpload(
+            DaysAfterInitiation=WORKING_COPY_NONCURRENT_DAYS
         ),
     )
 

@@ -154,6 +154,30 @@ class Ingest(Strict):
     )
     uploader_id: UploaderIdSource = Field(default_factory=UploaderIdSource)
     """Where each asset's uploaderId comes from."""
+    working_copy_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9!_.*'()/-]{1,200}/$")] = Field(
+        "sources/",
+        description=(
+            "Key prefix, in the uploads bucket, of each asset's immutable copy of the uploaded "
+            "version (<prefix><assetId>/source.<ext>) that every job reads; ends with '/' and "
+            "must not overlap the ingest prefix."
+        ),
+    )
+    working_copy_expiration_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        7, description="Delete working copies this many days after they are made."
+    )
+
+    @model_validator(mode="after")
+    def _working_copy_apart_from_uploads(self) -> Ingest:
+        # A copy under the ingest prefix would be queued as a new upload; an ingest prefix
+        # inside the copies' prefix would have its uploads expire with the copies.
+        copies, uploads = self.working_copy_prefix, self.prefix
+        if copies.startswith(uploads) or uploads.startswith(copies):
+            raise RuleViolation(
+                "working_copy_prefix",
+                f"'{copies}' overlaps the ingest prefix '{uploads}': neither may start with the "
+                "other",
+            )
+        return self
 
 
 class Rendition(Strict):
@@ -425,8 +449,8 @@ class Queue(Strict):
     )
     visibility_timeout_seconds: Annotated[int, Field(ge=0, le=43200)] = 420
     """Processing queue visibility timeout (>= 6 x orchestrator timeout + batching window)."""
-    max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 6
-    """Receives before a message moves to the dead-letter queue."""
+    max_receive_count: Annotated[int, Field(ge=2, le=1000)] = 6
+    """Receives before a message moves to the dead-letter queue (crash detection needs 2)."""
     message_retention_days: Annotated[int, Field(ge=1, le=14)] = 4
     """How long an unprocessed upload event is kept."""
     dead_letter_retention_days: Annotated[int, Field(ge=1, le=14)] = 14
@@ -467,6 +491,12 @@ class Lambda(Strict):
         )
     )
     """job-status-processor function."""
+    reconciler: FunctionSettings = Field(
+        default_factory=lambda: FunctionSettings(
+            memory_mb=256, timeout_seconds=120, reserved_concurrency=1
+        )
+    )
+    """reconciler function; reserved concurrency 1 keeps to one run at a time."""
 
     @field_validator("log_retention_days")
     @classmethod
@@ -474,6 +504,47 @@ class Lambda(Strict):
         if value not in LOG_RETENTION_DAYS:
             raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
         return value
+
+
+class Reliability(Strict):
+    """The reconciler: the scheduled safety net that finishes assets nothing else finished."""
+
+    reconcile_every_minutes: Annotated[int, Field(ge=1, le=60)] = 5
+    """How often the reconciler runs."""
+    stuck_after_minutes: Annotated[int, Field(ge=15, le=10080)] | None = Field(
+        None,
+        description=(
+            "An asset not final this long after its last update is stuck and the reconciler "
+            "finishes it; null derives it from the profile (see docs/architecture.md): the "
+            "processing queue's whole retry schedule or a job's update cadence plus its "
+            "longest resubmission delay, whichever is longer, and at least 15."
+        ),
+    )
+    crash_limit: Annotated[int, Field(ge=1, le=999)] = Field(
+        2,
+        description=(
+            "Receives of one queue message that may end the orchestrator (out of memory, "
+            "timeout, crash) before its asset is FAILED with HANDLER_CRASHED; below "
+            "queue.max_receive_count."
+        ),
+    )
+    stuck_alarm_threshold: Annotated[int, Field(ge=1)] = 1
+    """Alarm when one reconciler run finds this many stuck assets."""
+
+
+class Observability(Strict):
+    """Where MediaConvert job events are kept."""
+
+    job_event_log: Literal["function", "log_group", "log_group_shared_policy"] = Field(
+        "function",
+        description=(
+            "'function': the job-status processor logs each raw job event in its own log "
+            "group (no account-level resource); 'log_group': a job events log group fed by "
+            "the job-state rule, with a per-stack CloudWatch Logs resource policy (an account "
+            "holds at most 10); 'log_group_shared_policy': the log group and rule target, "
+            "relying on one account-wide policy an administrator creates (docs/operations.md)."
+        ),
+    )
 
 
 class Database(Strict):
@@ -548,6 +619,10 @@ class Profile(Strict):
     """CloudWatch alarm thresholds and e-mail subscribers."""
     notifications: Notifications = Field(default_factory=Notifications)
     """Downstream notifications of final asset states."""
+    reliability: Reliability = Field(default_factory=Reliability)
+    """The reconciler that finishes stuck assets and owed announcements."""
+    observability: Observability = Field(default_factory=Observability)
+    """Where MediaConvert job events are logged."""
     tags: dict[
         Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w .:/=+@-]+$")],
         Annotated[str, Field(max_length=256)],
@@ -618,6 +693,14 @@ class Profile(Strict):
                 f"({self.queue.max_concurrency}); otherwise throttled batches use up their "
                 "receive count and land in the dead-letter queue",
             )
+        crash_limit, receives = self.reliability.crash_limit, self.queue.max_receive_count
+        if crash_limit > receives - 1:
+            raise RuleViolation(
+                "reliability.crash_limit",
+                f"({crash_limit}) must be between 1 and queue.max_receive_count - 1 "
+                f"({receives - 1}): a message must be able to end its asset FAILED before it "
+                "reaches the dead-letter queue",
+            )
         abr = self.transcoding.automated_abr
         if abr.enabled and abr.min_bitrate_kbps >= abr.max_bitrate_kbps:
             raise RuleViolation(
@@ -663,6 +746,12 @@ class Profile(Strict):
                 )
 
     @property
+    def stuck_after_seconds(self) -> int:
+        """The reconciler's deadline: the profile's value or :func:`derived_stuck_after_minutes`."""
+        minutes = self.reliability.stuck_after_minutes
+        return 60 * (derived_stuck_after_minutes(self) if minutes is None else minutes)
+
+    @property
     def deletion_protection(self) -> bool:
         configured = self.database.deletion_protection
         return self.environment == "prod" if configured is None else configured
@@ -700,3 +789,55 @@ def _check_minimum_stay(path: str, previous: Transition, leaves_at: int) -> None
             f"objects would leave {previous.storage_class} after {leaves_at - previous.days} "
             f"days, before its {stay}-day minimum storage charge (at least {previous.days + stay})",
         )
+
+
+# Never below this: a deadline shorter than a few reconciler runs only makes noise.
+MIN_STUCK_AFTER_MINUTES = 15
+# Job resubmission delays are capped like this in the handlers.
+JOB_RETRY_MAX_DELAY_SECONDS = 900
+# Status updates a running job may miss (EventBridge delivers late, rarely out of order)
+# before its asset looks stuck.
+MISSED_STATUS_UPDATES = 2
+
+
+def _doubling_delay(attempt: int, base: int, cap: int) -> int:
+    """The handlers' backoff: base, 2 x base, 4 x base ... capped (0 before the first)."""
+    return 0 if attempt < 1 else min(cap, base * 2 ** min(attempt - 1, 30))
+
+
+def derived_stuck_after_minutes(profile: Profile) -> int:
+    """How long an asset may go without an update while nothing is wrong, in whole minutes.
+
+    The longer of two waits, so that neither ordinary path can look stuck:
+
+    * a message's whole retry schedule on the processing queue: every receive until the
+      dead-letter queue holds the message invisible for the visibility timeout (a receive
+      that crashed) or the orchestrator's timeout plus its backoff (a transient failure),
+      whichever is longer, after the batching window;
+    * a running job's update cadence: ``MISSED_STATUS_UPDATES`` status updates, plus the
+      longest delay before a failed job is resubmitted.
+    """
+    queue, orchestrator = profile.queue, profile.functions.orchestrator
+    transcoding = profile.transcoding
+    receives = queue.max_receive_count
+    message_schedule = queue.max_batching_window_seconds + sum(
+        max(
+            queue.visibility_timeout_seconds,
+            orchestrator.timeout_seconds
+            + (
+                0
+                if receive == receives
+                else _doubling_delay(receive, queue.backoff_base_seconds, queue.backoff_max_seconds)
+            ),
+        )
+        for receive in range(1, receives + 1)
+    )
+    job_cadence = MISSED_STATUS_UPDATES * transcoding.status_update_interval_seconds + (
+        _doubling_delay(
+            transcoding.retry_attempts,
+            transcoding.retry_base_delay_seconds,
+            JOB_RETRY_MAX_DELAY_SECONDS,
+        )
+    )
+    longest = max(message_schedule, job_cadence)
+    return max(MIN_STUCK_AFTER_MINUTES, -(-longest // 60))

@@ -24,16 +24,16 @@ from mediapipe_cfn.security.policies import IamPolicy, PolicyKind
 # resource type in the action's row), with why the pipeline needs them.
 RESOURCE_STAR_ALLOWED: Final[Mapping[str, str]] = {
     "xray:PutTraceSegments": (
-        "X-Ray has no resource-level permissions for sending trace segments; both functions "
-        "send traces when tracing is on."
+        "X-Ray has no resource-level permissions for sending trace segments; every function "
+        "sends traces when tracing is on."
     ),
     "xray:PutTelemetryRecords": (
         "X-Ray has no resource-level permissions for telemetry records, sent with the traces."
     ),
     "mediaconvert:Probe": (
         "MediaConvert's Probe supports no resource-level permissions; the orchestrator probes "
-        "each upload before creating jobs. What it can probe is limited by its S3 read access "
-        "(the ingest prefix of the uploads bucket only)."
+        "each upload's working copy before creating jobs. What it can probe is limited by its "
+        "S3 read access (the ingest and working-copy prefixes of the uploads bucket only)."
     ),
 }
 KEY_POLICY_TYPE: Final = "AWS::KMS::Key"

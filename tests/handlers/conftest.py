@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def create_table(client: Any, name: str) -> None:
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
             {"AttributeName": a, "AttributeType": "S"}
-            for a in ("assetId", "status", "uploaderId", "updatedAt")
+            for a in ("assetId", "status", "uploaderId", "updatedAt", "outbox")
         ],
         KeySchema=[{"AttributeName": "assetId", "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
@@ -88,11 +89,26 @@ def create_table(client: Any, name: str) -> None:
                     {"AttributeName": partition, "KeyType": "HASH"},
                     {"AttributeName": "updatedAt", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": projection},
             }
-            for index, partition in (("ByStatus", "status"), ("ByUploader", "uploaderId"))
+            for index, partition, projection in (
+                ("ByStatus", "status", "ALL"),
+                ("ByUploader", "uploaderId", "ALL"),
+                ("ByOutbox", "outbox", "KEYS_ONLY"),
+            )
         ],
     )
+
+
+# (key, version id named in an event file) -> the version really stored for it in this test.
+STORED_UPLOADS: dict[tuple[str, str], str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _forget_stored_uploads() -> Iterator[None]:
+    STORED_UPLOADS.clear()
+    yield
+    STORED_UPLOADS.clear()
 
 
 @pytest.fixture
@@ -194,11 +210,18 @@ def mediaconvert() -> FakeMediaConvert:
 
 @pytest.fixture
 def runtime(
-    stack: Stack, mediaconvert: FakeMediaConvert, capsys: pytest.CaptureFixture[str]
+    stack: Stack,
+    mediaconvert: FakeMediaConvert,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Any]:
     """A fresh container: runtime state reset, the fake MediaConvert in place, calls recorded."""
-    from mediapipe_handlers import log
+    from mediapipe_handlers import ingest_orchestrator, log
     from mediapipe_handlers import runtime as runtime_module
+
+    # Waiting for another invocation's claim polls the table; tests need not wait seconds.
+    monkeypatch.setattr(ingest_orchestrator, "CLAIM_POLL_SECONDS", 0.01)
+    monkeypatch.setattr(ingest_orchestrator, "CLAIM_WAIT", timedelta(milliseconds=30))
 
     runtime_module.reset_runtime()
     current = runtime_module.get_runtime()

@@ -41,6 +41,16 @@ _ERROR_STATUS = {
 }
 
 
+def _validate(operation: str, request: Mapping[str, Any]) -> None:
+    """Check ``request`` against the operation's input shape in botocore's model."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("mediaconvert")
+    report = ParamValidator().validate(request, model.operation_model(operation).input_shape)
+    assert not report.has_errors(), report.generate_report()
+
+
 def load_event(relative: str) -> dict[str, Any]:
     """A JSON event from tests/events/."""
     return json.loads((EVENTS_DIR / relative).read_text(encoding="utf-8"))
@@ -105,6 +115,9 @@ class FakeJob:
     id: str
     request: dict[str, Any]
     created_at: datetime
+    status: str = "SUBMITTED"
+    error_code: int | None = None
+    duration_ms: int = 60_000
 
     @property
     def metadata(self) -> dict[str, str]:
@@ -197,8 +210,54 @@ class FakeMediaConvert:
             answer["NextToken"] = str(start + size)
         return answer
 
+    def search_jobs(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(("SearchJobs", request))
+        _validate("SearchJobs", request)
+        self._maybe_fail("SearchJobs")
+        wanted = request.get("InputFile")
+        queue = request.get("Queue")
+        jobs = [
+            j
+            for j in self.jobs
+            if queue in (None, j.request["Queue"])
+            and (wanted is None or wanted in j.request["Settings"]["Inputs"][0]["FileInput"])
+        ]
+        jobs.sort(key=lambda j: j.created_at, reverse=request.get("Order") != "ASCENDING")
+        start = int(request.get("NextToken") or 0)
+        size = int(request.get("MaxResults") or 20)
+        answer: dict[str, Any] = {"Jobs": [self._describe(j) for j in jobs[start : start + size]]}
+        if start + size < len(jobs):
+            answer["NextToken"] = str(start + size)
+        return answer
+
+    def get_job(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(("GetJob", request))
+        _validate("GetJob", request)
+        self._maybe_fail("GetJob")
+        return {"Job": self._describe(self._job(request["Id"]))}
+
+    def cancel_job(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(("CancelJob", request))
+        _validate("CancelJob", request)
+        self._maybe_fail("CancelJob")
+        job = self._job(request["Id"])
+        if job.status not in ("SUBMITTED", "PROGRESSING"):
+            raise client_error("ConflictException", "CancelJob", "the job has finished")
+        job.status = "CANCELED"
+        return {}
+
+    def finish(self, job: FakeJob, status: str, error_code: int | None = None) -> None:
+        """The service finishes ``job`` (what GetJob reports from now on)."""
+        job.status, job.error_code = status, error_code
+
+    def _job(self, job_id: str) -> FakeJob:
+        for job in self.jobs:
+            if job.id == job_id:
+                return job
+        raise client_error("NotFoundException", "GetJob", f"no job {job_id}")
+
     def _describe(self, job: FakeJob) -> dict[str, Any]:
-        return {
+        answer: dict[str, Any] = {
             "Id": job.id,
             "Arn": f"arn:aws:mediaconvert:{REGION}:{ACCOUNT}:jobs/{job.id}",
             "CreatedAt": job.created_at,
@@ -206,8 +265,17 @@ class FakeMediaConvert:
             "Role": job.request["Role"],
             "Settings": job.request["Settings"],
             "UserMetadata": job.metadata,
-            "Status": "SUBMITTED",
+            "Status": job.status,
         }
+        if job.status == "COMPLETE":
+            answer["OutputGroupDetails"] = [
+                {"OutputDetails": [{"DurationInMs": job.duration_ms} for _ in group["Outputs"]]}
+                for group in job.request["Settings"]["OutputGroups"]
+            ]
+        if job.error_code is not None:
+            answer["ErrorCode"] = job.error_code
+            answer["ErrorMessage"] = f"injected error {job.error_code}"
+        return answer
 
     # ------------------------------------------------------------------ events
 

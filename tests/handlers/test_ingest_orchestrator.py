@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import PIPELINE_ID, TABLE, UPLOADS_BUCKET, Stack
+from conftest import PIPELINE_ID, STORED_UPLOADS, TABLE, UPLOADS_BUCKET, Stack
 from handler_delivery import (
     drain,
     failed_ids,
@@ -28,6 +28,7 @@ from handler_fakes import (
     probe_result,
 )
 from mediapipe_handlers.ingest_orchestrator import handler
+from mediapipe_handlers.messages import key_candidates
 from mediapipe_handlers.repository import AssetRepository
 from mediapipe_handlers.uploads import derive_asset_id
 
@@ -49,13 +50,29 @@ def upload(key: str, body: bytes = b"\0" * 4096) -> tuple[str, str]:
     return key, answer["VersionId"]
 
 
+def working_copy_uri(event: dict[str, Any]) -> str:
+    """Where the orchestrator copies the event's version, and what every job reads."""
+    key = key_candidates(event["detail"]["object"]["key"])[0]
+    extension = key.rsplit(".", 1)[-1].lower()
+    return f"s3://{UPLOADS_BUCKET}/sources/{asset_id_of(event, key)}/source.{extension}"
+
+
+def stored_bytes(key: str) -> bytes:
+    answer = boto3.client("s3", region_name=REGION).get_object(Bucket=UPLOADS_BUCKET, Key=key)
+    return answer["Body"].read()
+
+
 def s3_event(
     name: str = "object_created_put.json",
     *,
     version_id: str | None = None,
     key: str | None = None,
     size: int | None = None,
+    stored: bool = True,
 ) -> dict[str, Any]:
+    """An S3 event from tests/events; unless the test brings its own version (``version_id``)
+    or asks otherwise, the object is really uploaded and the event names its version, as S3
+    would."""
     event = load_event(f"s3/{name}")
     obj = event["detail"]["object"]
     if version_id is not None:
@@ -64,6 +81,19 @@ def s3_event(
         obj["key"] = key
     if size is not None:
         obj["size"] = size
+    return stored_upload(event) if stored and version_id is None else event
+
+
+def stored_upload(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` with its object really in the uploads bucket: the same event file (key and
+    version id) is the same upload however often a test asks for it."""
+    obj = event["detail"]["object"]
+    if event["detail"]["bucket"]["name"] == UPLOADS_BUCKET:
+        real_key = key_candidates(obj["key"])[0]
+        named = (real_key, str(obj.get("version-id")))
+        if named not in STORED_UPLOADS:
+            STORED_UPLOADS[named] = upload(real_key)[1]
+        obj["version-id"] = STORED_UPLOADS[named]
     return event
 
 
@@ -118,10 +148,16 @@ def test_upload_becomes_processing_asset_with_one_validated_job_per_format(
             "mediapipePipelineId": PIPELINE_ID,
             "mediapipeAttempt": "1",
         }
+        # Every job reads the asset's own copy of the uploaded version, never the key.
         assert request["Settings"]["Inputs"][0]["FileInput"] == (
-            f"s3://{UPLOADS_BUCKET}/uploads/alice/holiday.mp4"
+            f"s3://{UPLOADS_BUCKET}/sources/{asset_id}/source.mp4"
         )
     assert len(mediaconvert.submitted("Probe")) == 1
+    assert item["workingCopy"]["uri"] == f"s3://{UPLOADS_BUCKET}/sources/{asset_id}/source.mp4"
+    copy = boto3.client("s3", region_name=REGION).head_object(
+        Bucket=UPLOADS_BUCKET, Key=f"sources/{asset_id}/source.mp4"
+    )
+    assert copy["ServerSideEncryption"] == "aws:kms"
 
     logs, metrics = split_output(capsys.readouterr().out)
     assert metric_values(metrics, "AssetsReceived", Pipeline=PIPELINE_ID) == [1]
@@ -139,13 +175,14 @@ def test_duplicate_deliveries_in_one_batch_and_later_submit_nothing_twice(
 ) -> None:
     batch = load_event("sqs/batch_put_and_duplicate.json")
     bodies = [json.loads(record["body"]) for record in batch["Records"]]
+    bodies = [stored_upload(body) for body in bodies]
     assert run(stack, context, *bodies) == {"batchItemFailures": []}
     assert run(stack, context, bodies[0]) == {"batchItemFailures": []}
 
     assert len(mediaconvert.jobs) == len(FORMATS)
     assert len(mediaconvert.submitted("Probe")) == 1
     logs, _ = split_output(capsys.readouterr().out)
-    assert sum(line["message"] == "duplicate event: nothing to do" for line in logs) == 2
+    assert sum(line["message"] == "nothing left to do for this asset now" for line in logs) == 2
 
 
 def test_multipart_upload_is_accepted_and_marked(runtime: Any, stack: Stack, context: Any) -> None:
@@ -166,7 +203,8 @@ def test_awkward_keys_resolve_to_the_real_object_whether_encoded_or_not(
     name: str, runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
 ) -> None:
     raw_event = load_event(f"s3/object_created_{name}_raw.json")
-    real_key, version = upload(raw_event["detail"]["object"]["key"])
+    body = f"the bytes of {name}".encode()
+    real_key, version = upload(raw_event["detail"]["object"]["key"], body)
     encoded = s3_event(f"object_created_{name}_encoded.json", version_id=version)
     raw = s3_event(f"object_created_{name}_raw.json", version_id=version)
     assert encoded["detail"]["object"]["key"] != real_key  # the hard case: they differ
@@ -179,7 +217,8 @@ def test_awkward_keys_resolve_to_the_real_object_whether_encoded_or_not(
     assert item["s3Key"] == real_key
     assert len(mediaconvert.jobs) == len(FORMATS), "encoded and raw deliveries are one asset"
     inputs = {r["Settings"]["Inputs"][0]["FileInput"] for r in mediaconvert.submitted()}
-    assert inputs == {f"s3://{UPLOADS_BUCKET}/{real_key}"}
+    assert inputs == {item["workingCopy"]["uri"]}
+    assert stored_bytes(item["workingCopy"]["key"]) == body  # copied from the real object
 
 
 def test_a_literal_plus_is_not_mistaken_for_a_space_when_both_objects_exist(
@@ -192,14 +231,54 @@ def test_a_literal_plus_is_not_mistaken_for_a_space_when_both_objects_exist(
     assert repo().get(asset_id_of(event, plus_key))["s3Key"] == "uploads/gus/a+b.mp4"
 
 
-def test_an_object_deleted_before_processing_is_dropped_without_a_record(
-    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any, capsys: Any
+def test_an_object_gone_before_its_event_is_processed_is_recorded_as_source_missing(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
 ) -> None:
     event = s3_event("object_created_space_encoded.json", version_id="no-such-version")
     assert run(stack, context, event) == {"batchItemFailures": []}
     assert mediaconvert.calls == []
-    logs, _ = split_output(capsys.readouterr().out)
-    assert any(line["message"] == "upload event dropped" for line in logs)
+    key = key_candidates(event["detail"]["object"]["key"])[0]
+    item = repo().get(asset_id_of(event, key))
+    assert item["status"] == AssetStatus.FAILED
+    assert item["failureKind"] == "SOURCE_MISSING"
+    assert "no longer exists" in item["errors"][-1]["message"]
+    assert "outbox" not in item and item["finalNotifiedAt"]
+
+
+def test_an_upload_deleted_before_processing_fails_as_source_missing(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    event = s3_event()
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.delete_object(Bucket=UPLOADS_BUCKET, Key=event["detail"]["object"]["key"])  # a marker
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    item = repo().get(asset_id_of(event))
+    assert item["status"] == AssetStatus.FAILED
+    assert item["failureKind"] == "SOURCE_MISSING"
+    assert "deleted or replaced before it was processed" in item["errors"][-1]["message"]
+    assert mediaconvert.jobs == []
+
+
+def test_a_re_upload_is_its_own_asset_and_each_transcodes_its_own_bytes(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    key = "uploads/alice/holiday.mp4"
+    _, first_version = upload(key, b"first take")
+    _, second_version = upload(key, b"second take")  # before the first event is processed
+    first = s3_event(version_id=first_version)
+    second = s3_event(version_id=second_version)
+    assert run(stack, context, first, second) == {"batchItemFailures": []}
+
+    for event, body in ((first, b"first take"), (second, b"second take")):
+        item = repo().get(asset_id_of(event))
+        assert item["status"] == AssetStatus.PROCESSING
+        assert stored_bytes(item["workingCopy"]["key"]) == body
+        inputs = {
+            job.request["Settings"]["Inputs"][0]["FileInput"]
+            for job in mediaconvert.jobs
+            if job.metadata["mediapipeAssetId"] == item["assetId"]
+        }
+        assert inputs == {item["workingCopy"]["uri"]}
 
 
 # ---------------------------------------------------------------------------- validation
@@ -326,7 +405,7 @@ def test_transient_failure_fails_only_that_record_with_growing_backoff_then_fail
     bad = s3_event()
     good = s3_event("object_created_copy.json")
     throttled = [client_error("TooManyRequestsException", "Probe") for _ in range(6)]
-    mediaconvert.probe_by_uri[f"s3://{UPLOADS_BUCKET}/uploads/alice/holiday.mp4"] = throttled[0]
+    mediaconvert.probe_by_uri[working_copy_uri(bad)] = throttled[0]
     send(stack.processing_queue_url, bad)
     send(stack.processing_queue_url, good)
 

@@ -35,7 +35,7 @@ from mediapipe_handlers.environment import ConfigurationError
 from mediapipe_handlers.ingest_orchestrator import handler
 from mediapipe_handlers.messages import COMMAND_JOB_FAILED, COMMAND_RETRY_JOB, command_body
 from mediapipe_handlers.repository import FailureKind, JobState, error_entry
-from test_ingest_orchestrator import FORMATS, asset_id_of, repo, s3_event
+from test_ingest_orchestrator import FORMATS, asset_id_of, repo, s3_event, stored_upload
 
 from mediapipe_cfn.contract import AssetStatus, Env
 
@@ -84,7 +84,7 @@ def test_crash_after_create_job_resumes_without_submitting_twice(
     assert item["formatStatus"]["cmaf"]["jobId"] == orphan.id
     assert len(mediaconvert.jobs) == len(FORMATS), "the orphaned job was adopted, not repeated"
     assert sorted(item["jobIds"]) == sorted(j.id for j in mediaconvert.jobs)
-    assert mediaconvert.submitted("ListJobs")
+    assert mediaconvert.submitted("SearchJobs")
 
 
 def test_ambiguous_create_job_failure_is_checked_before_resubmitting(
@@ -107,7 +107,7 @@ def test_ambiguous_create_job_failure_is_checked_before_resubmitting(
     later(monkeypatch, mediaconvert, minutes=10)
     make_visible(stack.processing_queue_url, event, response)
     assert invoke(handler, stack.processing_queue_url, context) == {"batchItemFailures": []}
-    assert mediaconvert.submitted("ListJobs"), "looked for a job before submitting again"
+    assert mediaconvert.submitted("SearchJobs"), "looked for a job before submitting again"
     assert len(mediaconvert.jobs) == len(FORMATS)
     assert repo().get(asset_id_of(s3_event()))["status"] == AssetStatus.PROCESSING
 
@@ -144,12 +144,17 @@ def test_throttled_create_job_releases_its_claim_for_a_prompt_retry(
 
     make_visible(stack.processing_queue_url, event, response)
     assert invoke(handler, stack.processing_queue_url, context) == {"batchItemFailures": []}
-    assert not mediaconvert.submitted("ListJobs"), "a released claim needs no job lookup"
+    assert not mediaconvert.submitted("SearchJobs"), "a released claim needs no job lookup"
     assert len(mediaconvert.jobs) == len(FORMATS)
 
 
-def test_a_live_claim_of_another_invocation_is_left_alone(
-    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any, capsys: Any
+def test_overlapping_deliveries_wait_for_a_live_claim_and_take_over_a_dead_one(
+    runtime: Any,
+    stack: Stack,
+    mediaconvert: FakeMediaConvert,
+    context: Any,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     body = s3_event()
     asset_id = asset_id_of(body)
@@ -161,13 +166,26 @@ def test_a_live_claim_of_another_invocation_is_left_alone(
         handler(receive_event(stack.processing_queue_url), first)
     mediaconvert.jobs.clear()  # as if its CreateJob had not happened yet
 
-    # A duplicate S3 event arrives meanwhile.
-    assert run_duplicate(stack, context, body) == {"batchItemFailures": []}
+    # A duplicate S3 event arrives meanwhile: it submits what nobody claimed, and comes back
+    # later rather than acknowledge an asset whose cmaf job nobody may ever submit.
+    send(stack.processing_queue_url, {**body, "id": "another-event-id"})
+    duplicate = receive_event(stack.processing_queue_url)
+    response = handler(duplicate, context)
+    finish_batch(stack.processing_queue_url, duplicate, response)
+    assert len(failed_ids(response)) == 1
     item = repo().get(asset_id)
-    assert item["status"] == AssetStatus.PENDING, "PROCESSING is the claimer's to set"
+    assert item["status"] == AssetStatus.PROCESSING  # a job exists
     assert [j.metadata["mediapipeFormat"] for j in mediaconvert.jobs] == ["mp4"]
     logs, _ = split_output(capsys.readouterr().out)
     assert any(line["message"] == "another invocation is submitting this job" for line in logs)
+
+    # The claimer never finishes: once its lease is over the duplicate takes the job over.
+    later(monkeypatch, mediaconvert, minutes=15)
+    make_visible(stack.processing_queue_url, duplicate, response)
+    assert invoke(handler, stack.processing_queue_url, context) == {"batchItemFailures": []}
+    item = repo().get(asset_id)
+    assert sorted(j.metadata["mediapipeFormat"] for j in mediaconvert.jobs) == ["cmaf", "mp4"]
+    assert {s["status"] for s in item["formatStatus"].values()} == {JobState.SUBMITTED}
 
 
 def run_duplicate(stack: Stack, context: Any, body: dict[str, Any]) -> dict[str, Any]:
@@ -181,7 +199,10 @@ def test_poison_message_cycles_into_the_dead_letter_queue_and_spares_the_batch(
 ) -> None:
     batch = load_event("sqs/batch_with_poison.json")
     for record in batch["Records"]:
-        send(stack.processing_queue_url, record["body"])
+        body = record["body"]
+        if body.startswith("{") and "detail" in body:
+            body = json.dumps(stored_upload(json.loads(body)))
+        send(stack.processing_queue_url, body)
     event = receive_event(stack.processing_queue_url)
     response = handler(event, context)
     finish_batch(stack.processing_queue_url, event, response)

@@ -206,12 +206,14 @@ def test_a_job_failed_for_good_fails_the_asset_and_lands_on_the_dead_letter_queu
     assert metric_values(metrics, "FormatFailed", Pipeline=PIPELINE_ID, Format="mp4") == [1]
     assert metric_values(metrics, "AssetsFailed", Pipeline=PIPELINE_ID) == [1]
 
-    # The other format completing later is recorded but does not revive the asset.
+    # The other format's job was canceled (it would only bill); its late events change nothing.
     cmaf = mediaconvert.job_for(asset_id, "cmaf")
-    assert apply(mediaconvert, context, cmaf, "COMPLETE") == ["complete"]
+    assert cmaf.status == "CANCELED"
+    assert apply(mediaconvert, context, cmaf, "CANCELED") == ["stale"]
     item = repo().get(asset_id)
     assert item["status"] == AssetStatus.FAILED
-    assert item["formatStatus"]["cmaf"]["status"] == JobState.COMPLETE
+    assert item["formatStatus"]["cmaf"]["status"] == JobState.CANCELED
+    assert item["formatStatus"]["cmaf"]["canceledBecause"] == "the asset failed"
     assert drain(stack.events_observer_url) == []
 
 
@@ -336,7 +338,13 @@ def test_recorded_event_files_in_a_scrambled_order(
         outcome = status_processor(load_event(f"mediaconvert/{name}"), context)["outcome"]
         assert outcome == expected, name
     assert repo().claim_format(
-        STATIC_ASSET, "mp4", attempt=2, token="t", lease_until=clock.now_iso(), now=clock.now_iso()
+        STATIC_ASSET,
+        "mp4",
+        attempt=2,
+        token="t",
+        lease_until=clock.now_iso(),
+        now=clock.now_iso(),
+        input_uri="s3://bucket/sources/asset/source.mp4",
     )
     assert (
         status_processor(load_event("mediaconvert/mp4_attempt2_complete.json"), context)["outcome"]

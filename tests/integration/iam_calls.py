@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import botocore.session
 from botocore import xform_name
@@ -511,6 +511,18 @@ def _s3_put_object(stack: DeployedStack, params: Mapping[str, Any]) -> list[_Nee
     return needs + _key_use(stack, key, "s3", "kms:GenerateDataKey")
 
 
+def _s3_copy_object(stack: DeployedStack, params: Mapping[str, Any]) -> list[_Need]:
+    # A copy reads its source (by version when one is named, decrypting it under the source
+    # bucket's key) and writes its target as a put with the same encryption headers.
+    source = params["CopySource"]
+    if isinstance(source, str):
+        path, _, query = source.partition("?versionId=")
+        bucket, _, key = unquote(path).partition("/")
+        source = {"Bucket": bucket, "Key": key, **({"VersionId": query} if query else {})}
+    target = {k: v for k, v in params.items() if k != "CopySource"}
+    return _s3_read(stack, source, with_data=True) + _s3_put_object(stack, target)
+
+
 def _sqs(action: str, *key_actions: str) -> Rule:
     def rule(stack: DeployedStack, params: Mapping[str, Any]) -> list[_Need]:
         queue = stack.queue_arn(params["QueueUrl"])
@@ -612,14 +624,24 @@ def _mediaconvert_list_jobs(stack: DeployedStack, params: Mapping[str, Any]) -> 
     return [_Need("mediaconvert:ListJobs", queue)]
 
 
-def _mediaconvert_get_job(stack: DeployedStack, params: Mapping[str, Any]) -> list[_Need]:
-    return [_Need("mediaconvert:GetJob", stack.env.arn("mediaconvert", f"jobs/{params['Id']}"))]
+def _mediaconvert_job(action: str) -> Rule:
+    def rule(stack: DeployedStack, params: Mapping[str, Any]) -> list[_Need]:
+        return [_Need(action, stack.env.arn("mediaconvert", f"jobs/{params['Id']}"))]
+
+    return rule
+
+
+def _mediaconvert_search_jobs(stack: DeployedStack, params: Mapping[str, Any]) -> list[_Need]:
+    # Like ListJobs: filtered by queue it is authorised on that queue, unfiltered on "*".
+    queue = stack.sample(params["Queue"]) if params.get("Queue") else "*"
+    return [_Need("mediaconvert:SearchJobs", queue)]
 
 
 RULES: Final[Mapping[tuple[str, str], Rule]] = {
     ("s3", "HeadObject"): functools.partial(_s3_read, with_data=False),
     ("s3", "GetObject"): functools.partial(_s3_read, with_data=True),
     ("s3", "PutObject"): _s3_put_object,
+    ("s3", "CopyObject"): _s3_copy_object,
     ("sqs", "SendMessage"): _sqs("sqs:SendMessage", "kms:GenerateDataKey", "kms:Decrypt"),
     ("sqs", "ReceiveMessage"): _sqs("sqs:ReceiveMessage", "kms:Decrypt"),
     ("sqs", "DeleteMessage"): _sqs("sqs:DeleteMessage"),
@@ -637,7 +659,9 @@ RULES: Final[Mapping[tuple[str, str], Rule]] = {
     ("mediaconvert", "Probe"): _mediaconvert_probe,
     ("mediaconvert", "CreateJob"): _mediaconvert_create_job,
     ("mediaconvert", "ListJobs"): _mediaconvert_list_jobs,
-    ("mediaconvert", "GetJob"): _mediaconvert_get_job,
+    ("mediaconvert", "GetJob"): _mediaconvert_job("mediaconvert:GetJob"),
+    ("mediaconvert", "CancelJob"): _mediaconvert_job("mediaconvert:CancelJob"),
+    ("mediaconvert", "SearchJobs"): _mediaconvert_search_jobs,
 }
 
 

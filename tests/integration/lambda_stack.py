@@ -264,9 +264,14 @@ class TemplateStack:
         sqs = self.session.client("sqs")
         for name, properties in self.resources("AWS::Events::Rule").items():
             resolved = self.resolve(properties)
-            events.put_rule(
-                Name=resolved["Name"], EventPattern=json.dumps(resolved["EventPattern"])
+            # A schedule (the reconciler's) is created as such; moto never fires it.
+            pattern = resolved.get("EventPattern")
+            trigger = (
+                {"EventPattern": json.dumps(pattern)}
+                if pattern is not None
+                else {"ScheduleExpression": resolved["ScheduleExpression"]}
             )
+            events.put_rule(Name=resolved["Name"], **trigger)
             targets = []
             for target in resolved["Targets"]:
                 arn = target["Arn"]

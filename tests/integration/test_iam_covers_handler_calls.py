@@ -37,7 +37,7 @@ HANDLER_TESTS = str(Path(__file__).resolve().parents[1] / "handlers")
 if HANDLER_TESTS not in sys.path:
     sys.path.insert(0, HANDLER_TESTS)
 
-from handler_fakes import FakeMediaConvert, SimulatedCrash  # noqa: E402
+from handler_fakes import FakeMediaConvert, SimulatedCrash, client_error  # noqa: E402
 from iam_calls import (  # noqa: E402
     Audit,
     CallRecorder,
@@ -73,9 +73,10 @@ from mediapipe_cfn.security.intrinsics import (  # noqa: E402
 pytestmark = pytest.mark.integration
 
 STACK = "media-iam"
-FUNCTIONS = (ids.ORCHESTRATOR_FUNCTION, ids.STATUS_FUNCTION)
+FUNCTIONS = (ids.ORCHESTRATOR_FUNCTION, ids.STATUS_FUNCTION, ids.RECONCILER_FUNCTION)
 ROLE_FUNCTIONS = {ids.ORCHESTRATOR_ROLE: ids.ORCHESTRATOR_FUNCTION,
-                  ids.STATUS_ROLE: ids.STATUS_FUNCTION}  # fmt: skip
+                  ids.STATUS_ROLE: ids.STATUS_FUNCTION,
+                  ids.RECONCILER_ROLE: ids.RECONCILER_FUNCTION}  # fmt: skip
 EXISTING_KEY_ALIAS = "alias/mediapipe-existing-key"
 # A key of another account: neither role nor bucket policy may let a manifest go under it.
 OTHER_KEY_ARN = f"arn:aws:kms:{REGION}:210987654321:key/00000000-1111-2222-3333-444444444444"
@@ -90,6 +91,21 @@ UPLOADS = {
     "outage": "uploads/ivy/outage-clip.mp4",  # EventBridge fails when its final state is announced
 }
 INTERRUPTED = "uploads/hal/interrupted.mp4"  # the orchestrator dies right after CreateJob
+# For the reconciler: jobs that finish without their events reaching the bus, a job that runs
+# on while its upload's message reaches the DLQ, a dead-lettered upload nobody recorded (its
+# "+" needs HeadObject to resolve), and a stale dead letter of an asset that succeeded.
+LOST = "uploads/lea/lost-events.mp4"
+STALLED = "uploads/max/stalled-clip.mp4"
+UNRECORDED = "uploads/ned/late+clip.mp4"
+ABANDONED = "uploads/oli/abandoned.mp4"  # its orchestrator dies and its message is lost
+# Failing for good, and what else that costs: the process dies on every receive (parked on
+# the DLQ), CreateJob refuses one format (the other's job is canceled), a format fails while
+# the other runs (canceled by the status processor), and an asset whose jobs complete after
+# its retries ran out, finished by the orchestrator when an operator redrives it.
+KILLER = "uploads/pia/killer-clip.mp4"
+REJECTED = "uploads/quin/rejected-clip.mp4"
+HALTING = "uploads/rex/halting-clip.mp4"
+REDRIVEN = "uploads/sam/redriven-clip.mp4"
 
 # Calls each function must make in every run, so the paths above are known to have run.
 EXERCISED_CALLS = {
@@ -101,7 +117,8 @@ EXERCISED_CALLS = {
         "s3.HeadObject",
         "mediaconvert.Probe",
         "mediaconvert.CreateJob",
-        "mediaconvert.ListJobs",
+        "mediaconvert.SearchJobs",
+        "s3.CopyObject",
         "sqs.ChangeMessageVisibility",
         "events.PutEvents",
     },
@@ -111,6 +128,21 @@ EXERCISED_CALLS = {
         "dynamodb.UpdateItem",
         "s3.PutObject",
         "sqs.SendMessage",
+        "events.PutEvents",
+    },
+    ids.RECONCILER_FUNCTION: {
+        "ssm.GetParameter",
+        "dynamodb.Query",
+        "dynamodb.GetItem",
+        "dynamodb.PutItem",
+        "dynamodb.UpdateItem",
+        "mediaconvert.GetJob",
+        "mediaconvert.CancelJob",
+        "sqs.ReceiveMessage",
+        "sqs.DeleteMessage",
+        "sqs.SendMessage",
+        "s3.HeadObject",
+        "s3.PutObject",
         "events.PutEvents",
     },
 }
@@ -128,28 +160,35 @@ _ENVIRONMENT_UNDER_LAMBDA_KEY = (
     "on an existing key the functions' environment stays under Lambda's own key (KmsKeyArn is "
     "AWS::NoValue), so the role never decrypts it"
 )
+_MULTIPART_ABORT = (
+    "the orchestrator aborts only a multipart copy (a source over 5 GiB) that fails midway; "
+    "the run copies small sources in one CopyObject"
+)
 UNEXERCISED: dict[str, dict[str, str]] = {
     CREATED_KEY: {
+        f"{ids.ORCHESTRATOR_ROLE}/WriteWorkingCopies: action s3:AbortMultipartUpload": (
+            _MULTIPART_ABORT
+        ),
         **{
             f"{role}/ResolvePipelineKeyArn: {part}": _DESCRIBE_KEY_ONLY_FOR_ALIASES
             for role in ROLE_FUNCTIONS
             for part in ("action kms:DescribeKey", "resource {created_key}")
         },
-        f"{ids.ORCHESTRATOR_ROLE}/UseKeyForQueueTableAndUploads: action kms:GenerateDataKey": (
-            "the orchestrator encrypts nothing under the key: it reads the queue, the table and "
-            "the uploads, sends no message and writes no object (it needs a data key only to "
-            "publish to an encrypted SNS topic, which this profile does not do)"
-        ),
     },
     EXISTING_KEY: {
-        f"{role}/DecryptOwnEnvironment: {part}": _ENVIRONMENT_UNDER_LAMBDA_KEY
-        for role in ROLE_FUNCTIONS
-        for part in (
-            "action kms:Decrypt",
-            f"resource arn:aws:kms:{REGION}:{ACCOUNT}:key/*",
-            f"ForAnyValue:StringEquals kms:ResourceAliases {EXISTING_KEY_ALIAS}",
-            "StringEquals kms:EncryptionContext:LambdaFunctionName {function_name}",
-        )
+        f"{ids.ORCHESTRATOR_ROLE}/WriteWorkingCopies: action s3:AbortMultipartUpload": (
+            _MULTIPART_ABORT
+        ),
+        **{
+            f"{role}/DecryptOwnEnvironment: {part}": _ENVIRONMENT_UNDER_LAMBDA_KEY
+            for role in ROLE_FUNCTIONS
+            for part in (
+                "action kms:Decrypt",
+                f"resource arn:aws:kms:{REGION}:{ACCOUNT}:key/*",
+                f"ForAnyValue:StringEquals kms:ResourceAliases {EXISTING_KEY_ALIAS}",
+                "StringEquals kms:EncryptionContext:LambdaFunctionName {function_name}",
+            )
+        },
     },
 }
 
@@ -239,14 +278,15 @@ def share_simulated_time(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) ->
     def now() -> datetime:
         return datetime.now(UTC) + timedelta(seconds=pipeline.clock.offset_seconds)
 
-    for function in (pipeline.orchestrator, pipeline.processor):
+    for function in (pipeline.orchestrator, pipeline.processor, pipeline.reconciler):
         monkeypatch.setattr(function.loaded_module("mediapipe_handlers.clock"), "utc_now", now)
     pipeline.mediaconvert.now = now
 
 
 def drive(pipeline: Pipeline) -> None:
     # The orchestrator dies right after CreateJob while MediaConvert has not started the job
-    # (no state change yet): the redelivery finds the job with ListJobs instead of resubmitting.
+    # (no state change yet): the redelivery finds the job with SearchJobs instead of
+    # resubmitting.
     pipeline.mediaconvert.crash_after_create = SimulatedCrash()
     pipeline.upload(INTERRUPTED)
     with patch.object(pipeline, "_run_jobs", return_value=False):
@@ -262,6 +302,110 @@ def drive(pipeline: Pipeline) -> None:
         body = next(b for b in pipeline.orchestrator_bodies if UPLOADS[name] in b)
         pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=body)
     pipeline.run_until_quiet()
+    drive_the_reconciler(pipeline)
+
+
+def drive_the_reconciler(pipeline: Pipeline) -> None:
+    """What only the reconciler finishes (it runs whenever the pipeline is quiet)."""
+    pipeline.upload(LOST)
+    pipeline.upload(STALLED)
+    pipeline.run_until_quiet()
+    plain = next(b for b in pipeline.orchestrator_bodies if UPLOADS["plain"] in b)
+    stalled = next(b for b in pipeline.orchestrator_bodies if STALLED in b)
+    pipeline.upload(UNRECORDED)
+    # Its message is lost before any record is written: it reaches the DLQ as it was.
+    [message] = pipeline.sqs.receive_message(QueueUrl=pipeline.queue_url)["Messages"]
+    pipeline.sqs.delete_message(QueueUrl=pipeline.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    for body in (plain, stalled, message["Body"]):
+        pipeline.sqs.send_message(QueueUrl=pipeline.dlq_url, MessageBody=body)
+    pipeline.run_until_quiet()
+    # The orchestrator dies right after CreateJob and the message is lost: only the
+    # reconciler notices, and hands the asset back to the orchestrator.
+    pipeline.mediaconvert.crash_after_create = SimulatedCrash()
+    pipeline.upload(ABANDONED)
+    with (
+        patch.object(pipeline, "_run_jobs", return_value=False),
+        patch.object(pipeline, "_let_time_pass", return_value=False),
+    ):
+        pipeline.run_until_quiet()
+    pipeline.sqs.purge_queue(QueueUrl=pipeline.queue_url)
+    pipeline.run_until_quiet()
+    drive_failures(pipeline)
+
+
+def source_name(uri: str) -> str:
+    """The name an upload was made under, read from the bytes (see Pipeline.upload).
+
+    Read from moto's store, not through an SDK client: this runs inside an invocation, whose
+    every SDK call the audit attributes to the function.
+    """
+    from moto.s3.models import s3_backends
+
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    stored = s3_backends[ACCOUNT]["aws"].get_object(bucket, key)
+    return bytes(stored.value).decode(errors="replace") if stored else ""
+
+
+def drive_failures(pipeline: Pipeline) -> None:
+    mediaconvert = pipeline.mediaconvert
+    probe, create_job = mediaconvert.probe, mediaconvert.create_job
+
+    def dying_probe(**request: Any) -> Any:
+        if KILLER in source_name(request["InputFiles"][0]["FileUrl"]):
+            raise SimulatedCrash("out of memory")
+        return probe(**request)
+
+    def refusing_create_job(**request: Any) -> Any:
+        source = request["Settings"]["Inputs"][0]["FileInput"]
+        if REJECTED in source_name(source) and request["UserMetadata"]["mediapipeFormat"] == "mp4":
+            raise client_error("BadRequestException", "CreateJob", "invalid settings")
+        return create_job(**request)
+
+    with (
+        patch.object(mediaconvert, "probe", dying_probe),
+        patch.object(mediaconvert, "create_job", refusing_create_job),
+    ):
+        for key in (KILLER, REJECTED, HALTING):
+            pipeline.upload(key)
+        pipeline.run_until_quiet()
+    # Every PENDING -> PROCESSING write fails while its jobs wait in MediaConvert's queue: the
+    # message's receives run out (TRANSIENT_EXHAUSTED, the message in the DLQ); then the jobs
+    # complete, and an operator redrives the DLQ.
+    orchestrator_table = pipeline.orchestrator.runtime().clients.dynamodb
+    with (
+        dynamodb_outage(orchestrator_table, '":v0": {"S": "PROCESSING"}'),
+        patch.object(pipeline, "_run_jobs", return_value=False),
+        patch.object(pipeline, "reconcile", return_value=False),
+    ):
+        pipeline.upload(REDRIVEN)
+        pipeline.run_until_quiet()
+    pipeline.run_until_quiet()
+    pipeline.clock.advance(3600)  # dead letters the reconciler read are visible again
+    for body in pipeline.drain(pipeline.dlq_url):
+        if REDRIVEN in body:
+            pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=body)
+    pipeline.run_until_quiet()
+
+
+@contextmanager
+def dynamodb_outage(client: Any, marker: str) -> Iterator[None]:
+    """While active, UpdateItem calls whose first value is ``marker`` fail with a 500."""
+
+    def fail(params: Mapping[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        body = params.get("body") or b""
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        if marker not in text or "SET #n0 = :v0," not in text:
+            return None
+        error = {"Code": "InternalServerError", "Message": "DynamoDB is unavailable"}
+        parsed = {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 500}}
+        return AWSResponse(params["url"], 500, {}, None), parsed
+
+    event = "before-call.dynamodb.UpdateItem"
+    client.meta.events.register_first(event, fail, unique_id="dynamodb-outage")
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(event, unique_id="dynamodb-outage")
 
 
 def kms_key_names(session: Any) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -311,7 +455,8 @@ def run_deployment(name: str, deployment: Deployment, workdir: Path) -> Run:
             }
             queue_arn = stack.physical[ids.MEDIACONVERT_QUEUE]["Arn"]
             mediaconvert = FakeMediaConvert(queue_arn=queue_arn)
-            functions[ids.ORCHESTRATOR_FUNCTION].runtime().clients.mediaconvert = mediaconvert
+            for function in functions.values():
+                function.runtime().clients.mediaconvert = mediaconvert
             recorder = CallRecorder()
             for function_id, function in functions.items():
                 recorder.attach(function_id, function.runtime().clients)
@@ -325,6 +470,7 @@ def run_deployment(name: str, deployment: Deployment, workdir: Path) -> Run:
                 stack=stack,
                 orchestrator=watched[ids.ORCHESTRATOR_FUNCTION],
                 processor=watched[ids.STATUS_FUNCTION],
+                reconciler=watched[ids.RECONCILER_FUNCTION],
                 mediaconvert=mediaconvert,
                 clock=SimulatedClock(monkeypatch),
                 observer_url="",  # no downstream consumer: the recorded PutEvents are read
@@ -383,6 +529,11 @@ def test_the_run_takes_every_path_that_calls_aws_differently(run: Run) -> None:
     assert statuses[UPLOADS["flaky"]] == statuses[UPLOADS["outage"]] == "SUCCEEDED"
     assert statuses[INTERRUPTED] == "SUCCEEDED"
     assert statuses[UPLOADS["broken"]] == statuses[UPLOADS["invalid"]] == "FAILED"
+    assert statuses[LOST] == "SUCCEEDED"  # finished from GetJob by the reconciler
+    assert statuses[ABANDONED] == "SUCCEEDED"  # nudged by the reconciler
+    assert statuses[KILLER] == statuses[REJECTED] == statuses[HALTING] == "FAILED"
+    assert statuses[REDRIVEN] == "SUCCEEDED"
+    assert statuses[STALLED] == statuses[UNRECORDED] == "FAILED"  # dead letters
     assert run.status_failures == 1, "the outage's event went to the on-failure destination"
     extra = EXISTING_KEY_CALLS if run.name == EXISTING_KEY else set()
     for function_id, expected in EXERCISED_CALLS.items():

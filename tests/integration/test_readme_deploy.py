@@ -38,6 +38,8 @@ ARTIFACT_BUCKET = "team-artifacts"
 INLINE_TEMPLATE_LIMIT = 51_200  # bytes CloudFormation takes as TemplateBody
 S3_TEMPLATE_LIMIT = 1_000_000  # bytes of a template read from S3 (1 MB)
 LOCAL_HOSTS = "localhost,127.0.0.1"
+# ingest-orchestrator, job-status-processor and reconciler, all from the one zip.
+FUNCTIONS = 3
 
 
 def readme_deploy_commands() -> list[str]:
@@ -161,7 +163,7 @@ def test_readme_deploy_commands_create_the_stack(endpoint: str, tmp_path: Path) 
         for r in packaged["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function"
     ]
-    assert len(codes) == 2 and all(code["S3Bucket"] == ARTIFACT_BUCKET for code in codes)
+    assert len(codes) == FUNCTIONS and all(code["S3Bucket"] == ARTIFACT_BUCKET for code in codes)
     uploaded = s3.get_object(Bucket=ARTIFACT_BUCKET, Key=codes[0]["S3Key"])["Body"].read()
     assert uploaded == zip_bytes, "package did not upload the zip render wrote"
 
@@ -176,7 +178,7 @@ def test_readme_deploy_commands_create_the_stack(endpoint: str, tmp_path: Path) 
         ]
         if r["ResourceType"] == "AWS::Lambda::Function"
     ]
-    assert len(functions) == 2
+    assert len(functions) == FUNCTIONS
     lambda_client = _client("lambda", endpoint)
     expected_sha = base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
     for name in functions:

@@ -48,6 +48,17 @@ def template_of(profile_name: str) -> dict[str, Any]:
     return rendered_template(load_profile(profile_name))
 
 
+def job_events_log_group_template(profile_name: str) -> dict[str, Any]:
+    """A built-in profile with its job events in their own log group under a per-stack policy.
+
+    No built-in profile asks for that (the policy is an account-level resource; see
+    ``observability.job_event_log``), but a profile may.
+    """
+    profile = load_profile(profile_name)
+    observability = profile.observability.model_copy(update={"job_event_log": "log_group"})
+    return rendered_template(profile.model_copy(update={"observability": observability}))
+
+
 def scenario_named(template: Mapping[str, Any], name: str) -> Scenario:
     (scenario,) = [s for s in scenarios(template, ENV) if s.name == name]
     return scenario

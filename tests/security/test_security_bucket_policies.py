@@ -26,6 +26,8 @@ SSE_KEY = storage.SSE_KEY_HEADER
 SSE_C = storage.SSE_CUSTOMER_HEADER
 DATA_BUCKETS = pytest.mark.parametrize("bucket", [ids.UPLOADS_BUCKET, ids.OUTPUTS_BUCKET])
 UPLOAD_KEY = "uploads/uploader-7/holiday.mp4"
+# The asset's immutable copy of that upload's version, which every job reads.
+WORKING_COPY_KEY = "sources/0f1e2d3c4b5a69788796a5b4c3d2e1f0/source.mp4"
 OUTPUT_KEY = "uploader-7/asset-1/cmaf/1080p_00001.m4s"
 MANIFEST_KEY = f"uploader-7/asset-1/{contract.MANIFEST_FILE_NAME}"
 FOREIGN_ROLE = Principal.role(f"arn:aws:iam::{OTHER_ACCOUNT}:role/attacker")
@@ -142,21 +144,18 @@ def test_puts_with_the_pipeline_key_or_default_encryption_pass_the_bucket_policy
 
 
 @pytest.mark.parametrize("action", ["s3:GetObject", "s3:GetObjectVersion"])
-def test_mediaconvert_reads_uploads_under_the_ingest_prefix(stack: Deployment, action: str) -> None:
+def test_mediaconvert_reads_only_the_working_copies(stack: Deployment, action: str) -> None:
     role = stack.mediaconvert_role
+    copy = stack.object_arn(ids.UPLOADS_BUCKET, WORKING_COPY_KEY)
     if stack.resolver.condition(ids.C_CREATE_MEDIACONVERT_ROLE):
-        assert (
-            stack.decide(role, action, stack.object_arn(ids.UPLOADS_BUCKET, UPLOAD_KEY))
-            is Decision.ALLOW
-        )
-        outside = stack.object_arn(ids.UPLOADS_BUCKET, "private/notes.txt")
-        assert stack.decide(role, action, outside) is Decision.IMPLICIT_DENY
+        assert stack.decide(role, action, copy) is Decision.ALLOW
+        # Never the ingest prefix, where a re-upload may already have replaced the bytes.
+        for outside in (UPLOAD_KEY, "private/notes.txt"):
+            resource = stack.object_arn(ids.UPLOADS_BUCKET, outside)
+            assert stack.decide(role, action, resource) is Decision.IMPLICIT_DENY
     else:
         # An existing role's grants are its owner's: the bucket policy must simply not refuse it.
-        assert (
-            stack.decide(role, action, stack.object_arn(ids.UPLOADS_BUCKET, UPLOAD_KEY))
-            is Decision.IMPLICIT_DENY
-        )
+        assert stack.decide(role, action, copy) is Decision.IMPLICIT_DENY
 
 
 @pytest.mark.parametrize("explicit", [False, True])
@@ -188,17 +187,31 @@ def test_mediaconvert_cannot_touch_what_it_does_not_need() -> None:
         assert stack.decide(role, action, resource) is Decision.IMPLICIT_DENY, (action, resource)
 
 
-def test_orchestrator_reads_uploads_for_probe_and_nothing_else(stack: Deployment) -> None:
+def test_orchestrator_copies_uploads_to_working_copies_and_nothing_else(
+    stack: Deployment,
+) -> None:
     role = stack.role(ids.ORCHESTRATOR_ROLE)
     upload = stack.object_arn(ids.UPLOADS_BUCKET, UPLOAD_KEY)
-    assert stack.decide(role, "s3:GetObject", upload) is Decision.ALLOW
+    copy = stack.object_arn(ids.UPLOADS_BUCKET, WORKING_COPY_KEY)
+    for action in ("s3:GetObject", "s3:GetObjectVersion"):
+        assert stack.decide(role, action, upload) is Decision.ALLOW, action
+    assert stack.decide(role, "s3:GetObject", copy) is Decision.ALLOW
+    # The copy is sent with the pipeline key named (its ARN, resolved from the alias when the
+    # key is an existing one): the bucket policy's encryption rules let it through.
+    headers = {SSE: "aws:kms", SSE_KEY: stack.key_arn}
+    for action in ("s3:PutObject", "s3:AbortMultipartUpload"):
+        assert stack.decide(role, action, copy, **headers) is Decision.ALLOW, action
     for action, resource in [
         ("s3:PutObject", upload),
         ("s3:DeleteObject", upload),
+        ("s3:DeleteObject", copy),
         ("s3:GetObject", stack.object_arn(ids.OUTPUTS_BUCKET, OUTPUT_KEY)),
-        ("s3:PutObject", stack.object_arn(ids.OUTPUTS_BUCKET, MANIFEST_KEY)),
+        ("s3:PutObject", stack.object_arn(ids.OUTPUTS_BUCKET, OUTPUT_KEY)),
     ]:
         assert stack.decide(role, action, resource) is Decision.IMPLICIT_DENY, (action, resource)
+    # Of the outputs, only the manifest of an asset it finishes itself (a redriven one).
+    manifest = stack.object_arn(ids.OUTPUTS_BUCKET, MANIFEST_KEY)
+    assert stack.decide(role, "s3:PutObject", manifest, **headers) is Decision.ALLOW
 
 
 def test_status_processor_writes_manifests_only(stack: Deployment) -> None:

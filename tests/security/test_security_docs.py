@@ -80,6 +80,7 @@ def test_least_privilege_table_covers_every_role_statement(
         "IngestOrchestratorRole",
         "JobStatusProcessorRole",
         "MediaConvertRole",
+        "ReconcilerRole",
     }
     for grant in grants:
         assert f"| {grant.role} | {grant.sid} |" in document

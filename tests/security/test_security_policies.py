@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any
 
 import pytest
-from sample_deployment import ENV, scenario_named, template_of
+from sample_deployment import ENV, job_events_log_group_template, scenario_named, template_of
 
 from mediapipe_cfn import ids
 from mediapipe_cfn.profile.loader import builtin_profiles
@@ -51,10 +51,11 @@ def test_every_iam_document_of_the_default_template_is_extracted(
         ("EventDeliveryDeadLetterQueuePolicy queue policy", PolicyKind.RESOURCE),
         ("AlarmTopicPolicy topic policy", PolicyKind.RESOURCE),
         ("PipelineKey key policy", PolicyKind.RESOURCE),
-        ("JobEventsLogResourcePolicy log resource policy", PolicyKind.RESOURCE),
         ("JobStatusProcessorEventsPermission Lambda permission", PolicyKind.RESOURCE),
+        ("ReconcilerSchedulePermission Lambda permission", PolicyKind.RESOURCE),
         ("IngestOrchestratorRole trust policy", PolicyKind.TRUST),
         ("JobStatusProcessorRole trust policy", PolicyKind.TRUST),
+        ("ReconcilerRole trust policy", PolicyKind.TRUST),
         ("MediaConvertRole trust policy", PolicyKind.TRUST),
         (
             "IngestOrchestratorRole policy ingest-orchestrator-least-privilege",
@@ -65,6 +66,12 @@ def test_every_iam_document_of_the_default_template_is_extracted(
             PolicyKind.IDENTITY,
         ),
         ("MediaConvertRole policy mediaconvert-jobs-least-privilege", PolicyKind.IDENTITY),
+        ("ReconcilerRole policy reconciler-least-privilege", PolicyKind.IDENTITY),
+    }
+    # The job events log's per-stack policy only where the profile asks for it.
+    with_log_group = extract_policies(job_events_log_group_template("default"), DEFAULTS, ENV)
+    assert {(p.name, p.kind) for p in with_log_group} - names == {
+        ("JobEventsLogResourcePolicy log resource policy", PolicyKind.RESOURCE)
     }
 
 
@@ -98,7 +105,10 @@ def test_policies_are_resolved_and_attached(default_template: dict[str, Any]) ->
         f"arn:aws:sqs:us-east-1:123456789012:mediapipe-test-{suffix}"
         for suffix in ("processing", "processing-dlq", "status-processor-failures")
     )
-    log_policy = by_name["JobEventsLogResourcePolicy log resource policy"]
+    with_log_group = extract_policies(job_events_log_group_template("default"), DEFAULTS, ENV)
+    log_policy = {p.name: p for p in with_log_group}[
+        "JobEventsLogResourcePolicy log resource policy"
+    ]
     (write,) = [s for s in log_policy.statements() if s["Sid"] == "JobStateRuleWritesJobEvents"]
     assert write["Condition"]["ArnEquals"]["aws:SourceArn"] == (
         "arn:aws:events:us-east-1:123456789012:rule/mediapipe-test-job-state-change"
@@ -107,6 +117,15 @@ def test_policies_are_resolved_and_attached(default_template: dict[str, Any]) ->
     (statement,) = permission.statements()
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Resource"] == permission.attached_to[0]
+    schedule = by_name["ReconcilerSchedulePermission Lambda permission"]
+    (statement,) = schedule.statements()
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Resource"] == (
+        "arn:aws:lambda:us-east-1:123456789012:function:mediapipe-test-reconciler"
+    )
+    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == (
+        "arn:aws:events:us-east-1:123456789012:rule/mediapipe-test-reconcile"
+    )
 
 
 def test_all_policies_repeats_only_what_a_scenario_changes(

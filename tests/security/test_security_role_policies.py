@@ -1,6 +1,7 @@
 """The roles' policies allow each handler's calls, and little else.
 
-``HANDLER_CALLS`` lists the AWS calls the two handlers make (see ``handlers/``), as the IAM
+``HANDLER_CALLS`` lists the AWS calls the three handlers make (see ``handlers/``; the
+reconciler's and the working-copy calls as the handler design specifies them), as the IAM
 requests they become; every one must be allowed, for the parameter defaults and the alternative
 parameters. The other tests probe the edges: another queue, another role, another table action.
 """
@@ -28,6 +29,7 @@ from mediapipe_cfn.security.policies import PolicyKind
 SSE = "s3:x-amz-server-side-encryption"
 SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
 UPLOAD_KEY = "uploads/uploader-7/holiday.mp4"
+WORKING_COPY_KEY = "sources/0f1e2d3c4b5a69788796a5b4c3d2e1f0/source.mp4"
 MANIFEST_KEY = f"uploader-7/asset-1/{contract.MANIFEST_FILE_NAME}"
 
 
@@ -58,7 +60,7 @@ class Call:
         return stack.decide(principal, self.action, self.resource(stack), **self.context(stack))
 
 
-ORCH, STATUS = ids.ORCHESTRATOR_ROLE, ids.STATUS_ROLE
+ORCH, STATUS, RECONCILER = ids.ORCHESTRATOR_ROLE, ids.STATUS_ROLE, ids.RECONCILER_ROLE
 
 
 def table(stack: Deployment) -> str:
@@ -75,6 +77,27 @@ def parameter(stack: Deployment) -> str:
 
 def function_context(function_id: str) -> Callable[[Deployment], dict[str, Any]]:
     return lambda stack: {"kms:EncryptionContext:LambdaFunctionName": stack.name(function_id)}
+
+
+def index(name: str) -> Callable[[Deployment], str]:
+    return lambda stack: f"{table(stack)}/index/{name}"
+
+
+def job(stack: Deployment) -> str:
+    return ENV.arn("mediaconvert", "jobs/1700000000000-abc123")
+
+
+def working_copy(stack: Deployment) -> str:
+    return stack.object_arn(ids.UPLOADS_BUCKET, WORKING_COPY_KEY)
+
+
+def upload(stack: Deployment) -> str:
+    return stack.object_arn(ids.UPLOADS_BUCKET, UPLOAD_KEY)
+
+
+def pipeline_key(stack: Deployment) -> dict[str, Any]:
+    """The copy and the manifest name the pipeline key's ARN (resolved from an alias)."""
+    return {SSE: "aws:kms", SSE_KEY: stack.key_arn}
 
 
 def event_bus(stack: Deployment) -> str:
@@ -143,14 +166,32 @@ HANDLER_CALLS = [
         kms=True,
     ),
     Call("orchestrator probes the upload", ORCH, "mediaconvert:Probe", lambda s: "*"),
+    Call("orchestrator reads the uploaded version to copy it", ORCH, "s3:GetObjectVersion", upload),
+    Call("orchestrator reads the upload's metadata (HeadObject)", ORCH, "s3:GetObject", upload),
     Call(
-        "orchestrator reads the upload for probe",
+        "orchestrator writes the working copy (CopyObject, multipart copy)",
         ORCH,
-        "s3:GetObject",
-        lambda s: s.object_arn(ids.UPLOADS_BUCKET, UPLOAD_KEY),
+        "s3:PutObject",
+        working_copy,
+        pipeline_key,
     ),
     Call(
-        "orchestrator decrypts the upload for probe",
+        "orchestrator aborts an interrupted multipart copy",
+        ORCH,
+        "s3:AbortMultipartUpload",
+        working_copy,
+    ),
+    Call("orchestrator reads the working copy for probe", ORCH, "s3:GetObject", working_copy),
+    Call(
+        "orchestrator encrypts the working copy",
+        ORCH,
+        "kms:GenerateDataKey",
+        lambda s: "",
+        lambda s: via("s3"),
+        kms=True,
+    ),
+    Call(
+        "orchestrator decrypts the upload for the copy and probe",
         ORCH,
         "kms:Decrypt",
         lambda s: "",
@@ -173,14 +214,27 @@ HANDLER_CALLS = [
     Call(
         "orchestrator finds a job orphaned by a crash",
         ORCH,
-        "mediaconvert:ListJobs",
+        "mediaconvert:SearchJobs",
         lambda s: s.arn(ids.MEDIACONVERT_QUEUE),
     ),
     Call(
-        "orchestrator reads an upload's metadata by version (HeadObject with VersionId)",
+        "orchestrator cancels the other jobs of an asset that failed for good",
         ORCH,
-        "s3:GetObjectVersion",
-        lambda s: s.object_arn(ids.UPLOADS_BUCKET, UPLOAD_KEY),
+        "mediaconvert:CancelJob",
+        job,
+    ),
+    Call(
+        "orchestrator parks a message that keeps ending the process",
+        ORCH,
+        "sqs:SendMessage",
+        lambda s: s.arn(ids.PROCESSING_DLQ),
+    ),
+    Call(
+        "orchestrator writes the manifest of a redriven asset it finishes",
+        ORCH,
+        "s3:PutObject",
+        lambda s: s.object_arn(ids.OUTPUTS_BUCKET, MANIFEST_KEY),
+        lambda s: {SSE: "aws:kms", SSE_KEY: s.key_arn},
     ),
     Call(
         "orchestrator announces an asset that failed at ingest",
@@ -238,6 +292,12 @@ HANDLER_CALLS = [
     Call("status processor reads the asset record", STATUS, "dynamodb:GetItem", table),
     Call("status processor moves the asset record", STATUS, "dynamodb:UpdateItem", table),
     Call(
+        "status processor cancels the other jobs of an asset that failed for good",
+        STATUS,
+        "mediaconvert:CancelJob",
+        job,
+    ),
+    Call(
         "status processor resubmits through the queue",
         STATUS,
         "sqs:SendMessage",
@@ -293,6 +353,108 @@ HANDLER_CALLS = [
         lambda s: via("sns"),
         kms=True,
     ),
+    *[
+        Call(f"reconciler {what}", RECONCILER, action, resource, context, kms=kms)
+        for what, action, resource, context, kms in [
+            (
+                "writes its logs",
+                "logs:PutLogEvents",
+                log_stream(ids.RECONCILER_LOG_GROUP),
+                lambda s: {},
+                False,
+            ),
+            ("sends traces", "xray:PutTraceSegments", lambda s: "*", lambda s: {}, False),
+            ("reads its configuration", "ssm:GetParameter", parameter, lambda s: {}, False),
+            (
+                "decrypts its environment",
+                "kms:Decrypt",
+                lambda s: "",
+                function_context(ids.RECONCILER_FUNCTION),
+                True,
+            ),
+            (
+                "finds stuck assets",
+                "dynamodb:Query",
+                index(contract.INDEX_BY_STATUS),
+                lambda s: {},
+                False,
+            ),
+            (
+                "finds owed announcements",
+                "dynamodb:Query",
+                index(contract.INDEX_BY_OUTBOX),
+                lambda s: {},
+                False,
+            ),
+            ("re-reads an asset", "dynamodb:GetItem", table, lambda s: {}, False),
+            ("finishes an asset", "dynamodb:UpdateItem", table, lambda s: {}, False),
+            ("records a dead-lettered upload", "dynamodb:PutItem", table, lambda s: {}, False),
+            ("reads table items", "kms:Decrypt", lambda s: "", lambda s: via("dynamodb"), True),
+            ("asks MediaConvert about a job", "mediaconvert:GetJob", job, lambda s: {}, False),
+            ("cancels a failed asset's jobs", "mediaconvert:CancelJob", job, lambda s: {}, False),
+            (
+                "resubmits an upload",
+                "sqs:SendMessage",
+                lambda s: s.arn(ids.PROCESSING_QUEUE),
+                lambda s: {},
+                False,
+            ),
+            (
+                "encrypts queue messages",
+                "kms:GenerateDataKey",
+                lambda s: "",
+                lambda s: via("sqs"),
+                True,
+            ),
+            *[
+                (
+                    f"reads dead letters ({action})",
+                    action,
+                    lambda s: s.arn(ids.PROCESSING_DLQ),
+                    lambda s: {},
+                    False,
+                )
+                for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage")
+            ],
+            (
+                "resolves a dead-lettered upload",
+                "s3:GetObjectVersion",
+                upload,
+                lambda s: {},
+                False,
+            ),
+            (
+                "writes an owed manifest",
+                "s3:PutObject",
+                lambda s: s.object_arn(ids.OUTPUTS_BUCKET, MANIFEST_KEY),
+                pipeline_key,
+                False,
+            ),
+            ("announces final states", "events:PutEvents", event_bus, final_event, False),
+            (
+                "publishes final states (prod: sns_on_final_state)",
+                "sns:Publish",
+                lambda s: s.resolver.ref(ids.ASSET_EVENTS_TOPIC),
+                lambda s: {},
+                False,
+            ),
+            (
+                "encrypts topic messages",
+                "kms:GenerateDataKey",
+                lambda s: "",
+                lambda s: via("sns"),
+                True,
+            ),
+        ]
+    ],
+    Call(
+        "reconciler resolves the existing key's ARN",
+        RECONCILER,
+        "kms:DescribeKey",
+        lambda s: "",
+        kms=True,
+        existing_key_only=True,
+    ),
 ]
 
 # Calls the handlers make that the roles do not allow yet (requested from the compute component).
@@ -337,10 +499,41 @@ def test_orchestrator_submits_jobs_only_to_the_pipeline_queue(stack: Deployment)
         "mediaconvert:CancelJob",
         "mediaconvert:UpdateQueue",
         "mediaconvert:DeleteQueue",
+        "mediaconvert:ListJobs",
     ):
         assert (
             stack.decide(role, action, stack.arn(ids.MEDIACONVERT_QUEUE)) is Decision.IMPLICIT_DENY
         )
+    other_queue = ENV.arn("mediaconvert", "queues/another-pipeline-jobs")
+    assert stack.decide(role, "mediaconvert:SearchJobs", other_queue) is Decision.IMPLICIT_DENY
+    # Jobs, only to cancel those of an asset that failed for good, in this account and region.
+    assert stack.decide(role, "mediaconvert:CancelJob", job(stack)) is Decision.ALLOW
+    elsewhere = job(stack).replace(ENV.account_id, "210987654321")
+    assert stack.decide(role, "mediaconvert:CancelJob", elsewhere) is Decision.IMPLICIT_DENY
+
+
+def test_reconciler_queries_indexes_but_never_scans_or_submits(stack: Deployment) -> None:
+    role = stack.role(RECONCILER)
+    assert (
+        stack.decide(role, "dynamodb:Query", index(contract.INDEX_BY_UPLOADER)(stack))
+        is Decision.IMPLICIT_DENY
+    )
+    for action in ("dynamodb:Query", "dynamodb:Scan", "dynamodb:DeleteItem"):
+        assert stack.decide(role, action, table(stack)) is Decision.IMPLICIT_DENY, action
+    assert (
+        stack.decide(role, "dynamodb:Scan", index(contract.INDEX_BY_STATUS)(stack))
+        is Decision.IMPLICIT_DENY
+    )
+    for action, resource in [
+        ("mediaconvert:CreateJob", stack.arn(ids.MEDIACONVERT_QUEUE)),
+        ("sqs:SendMessage", stack.arn(ids.PROCESSING_DLQ)),
+        ("sqs:ReceiveMessage", stack.arn(ids.PROCESSING_QUEUE)),
+        ("sqs:PurgeQueue", stack.arn(ids.PROCESSING_DLQ)),
+        ("s3:PutObject", upload(stack)),
+        ("s3:GetObject", stack.object_arn(ids.OUTPUTS_BUCKET, MANIFEST_KEY)),
+        ("iam:PassRole", stack.mediaconvert_role.identifier),
+    ]:
+        assert stack.decide(role, action, resource) is Decision.IMPLICIT_DENY, (action, resource)
 
 
 def test_orchestrator_passes_only_the_mediaconvert_role_to_mediaconvert(stack: Deployment) -> None:
@@ -373,7 +566,7 @@ def test_status_processor_cannot_submit_or_pass(stack: Deployment) -> None:
     )
 
 
-@pytest.mark.parametrize("role_id", [ORCH, STATUS])
+@pytest.mark.parametrize("role_id", [ORCH, STATUS, RECONCILER])
 @pytest.mark.parametrize(
     "action",
     ["dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:UpdateTable"],
@@ -408,7 +601,7 @@ def test_final_state_events_are_limited_to_the_pipeline_source(stack: Deployment
     )
 
 
-@pytest.mark.parametrize("role_id", [ORCH, STATUS])
+@pytest.mark.parametrize("role_id", [ORCH, STATUS, RECONCILER])
 def test_key_use_goes_only_through_the_listed_services(stack: Deployment, role_id: str) -> None:
     principal = stack.role(role_id)
     for context in (via("ec2"), via("secretsmanager"), {}):
@@ -447,11 +640,11 @@ def test_an_existing_key_is_matched_by_its_alias_only(stacks: dict[str, Deployme
 def test_handler_calls_cover_every_statement_of_the_function_roles(
     stacks: dict[str, Deployment], scenario: str
 ) -> None:
-    """Every Allow statement of the two function roles is needed by some handler call."""
+    """Every Allow statement of the three function roles is needed by some handler call."""
     stack = stacks[scenario]
     calls = [c for c in HANDLER_CALLS if c.made_in(scenario)]
     unused = []
-    for role_id in (ORCH, STATUS):
+    for role_id in (ORCH, STATUS, RECONCILER):
         principal = stack.role(role_id)
         for statement in stack.policy(role_id, PolicyKind.IDENTITY)["Statement"]:
             needed = any(
@@ -468,7 +661,7 @@ def test_handler_calls_cover_every_statement_of_the_function_roles(
     expected = (
         []
         if scenario == ALTERNATIVES_NAME
-        else [f"{ORCH} ResolvePipelineKeyArn", f"{STATUS} ResolvePipelineKeyArn"]
+        else [f"{role} ResolvePipelineKeyArn" for role in (ORCH, STATUS, RECONCILER)]
     )
     assert unused == expected, "statements no handler call needs (too broad, or a call missing)"
 

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sample_deployment import BOTH_SCENARIOS, ENV, OTHER_ACCOUNT, Deployment
+from sample_deployment import (
+    BOTH_SCENARIOS,
+    ENV,
+    OTHER_ACCOUNT,
+    Deployment,
+    job_events_log_group_template,
+)
 
 from mediapipe_cfn import ids
+from mediapipe_cfn.profile.loader import load_profile
 from mediapipe_cfn.security.evaluator import (
     ANONYMOUS,
     Decision,
@@ -15,6 +27,7 @@ from mediapipe_cfn.security.evaluator import (
     Request,
     evaluate_access,
 )
+from mediapipe_cfn.security.gate import rendered_template
 from mediapipe_cfn.security.intrinsics import sequence_of
 from mediapipe_cfn.security.policies import PolicyKind
 
@@ -25,6 +38,11 @@ FOREIGN_ROLE = Principal.role(f"arn:aws:iam::{OTHER_ACCOUNT}:role/attacker")
 @pytest.fixture(scope="module")
 def stack() -> Deployment:
     return Deployment.of("prod")
+
+
+@pytest.fixture(scope="module")
+def stack_with_job_events_log_group() -> Deployment:
+    return Deployment(job_events_log_group_template("prod"))
 
 
 def rule_arn(stack: Deployment, rule_id: str) -> str:
@@ -174,16 +192,20 @@ def test_eventbridge_uses_the_key_only_for_the_pipeline_rules(stack: Deployment)
     )
 
 
-def test_cloudwatch_logs_uses_the_key_only_for_pipeline_log_groups(stack: Deployment) -> None:
+def test_cloudwatch_logs_uses_the_key_only_for_pipeline_log_groups(
+    stack: Deployment, stack_with_job_events_log_group: Deployment
+) -> None:
     logs = Principal.service(f"logs.{ENV.region}.{ENV.url_suffix}")
     context_key = "kms:EncryptionContext:aws:logs:arn"
-    for log_group_id in (
-        ids.ORCHESTRATOR_LOG_GROUP,
-        ids.STATUS_LOG_GROUP,
-        ids.JOB_EVENTS_LOG_GROUP,
+    for deployment, log_group_id in (
+        (stack, ids.ORCHESTRATOR_LOG_GROUP),
+        (stack, ids.STATUS_LOG_GROUP),
+        (stack, ids.RECONCILER_LOG_GROUP),
+        (stack_with_job_events_log_group, ids.JOB_EVENTS_LOG_GROUP),
     ):
-        log_group = stack.arn(log_group_id).removesuffix(":*")
-        assert stack.decide_kms(logs, "kms:Encrypt", **{context_key: log_group}) is Decision.ALLOW
+        log_group = deployment.arn(log_group_id).removesuffix(":*")
+        decision = deployment.decide_kms(logs, "kms:Encrypt", **{context_key: log_group})
+        assert decision is Decision.ALLOW, log_group_id
     other = ENV.arn("logs", "log-group:/aws/lambda/someone-else")
     assert stack.decide_kms(logs, "kms:Decrypt", **{context_key: other}) is Decision.IMPLICIT_DENY
     assert (
@@ -238,7 +260,10 @@ def test_asset_events_topic_takes_the_status_processor_over_tls(stack: Deploymen
     assert stack.decide(ANONYMOUS, "sns:Publish", topic) is Decision.IMPLICIT_DENY
 
 
-def test_job_events_log_accepts_the_job_state_rule(stack: Deployment) -> None:
+def test_job_events_log_accepts_the_job_state_rule(
+    stack_with_job_events_log_group: Deployment,
+) -> None:
+    stack = stack_with_job_events_log_group
     document = stack.policy(ids.JOB_EVENTS_LOG_POLICY, PolicyKind.RESOURCE)
     stream = stack.arn(ids.JOB_EVENTS_LOG_GROUP).removesuffix("*") + "log-stream:s1"
 
@@ -275,6 +300,82 @@ def test_only_the_job_state_rule_invokes_the_status_processor(stack: Deployment)
         is Decision.IMPLICIT_DENY
     )
     assert decide(Principal.service("sns.amazonaws.com")) is Decision.IMPLICIT_DENY
+
+
+def test_only_the_schedule_rule_invokes_the_reconciler(stack: Deployment) -> None:
+    function = stack.arn(ids.RECONCILER_FUNCTION)
+    document = stack.policy(ids.RECONCILER_INVOKE_PERMISSION, PolicyKind.RESOURCE)
+
+    def decide(principal: Principal, **context: Any) -> Decision:
+        request = Request(principal, "lambda:InvokeFunction", function, context)
+        return evaluate_access(request, resource_policies=[document])
+
+    schedule = stack.arn(ids.RECONCILE_SCHEDULE_RULE)
+    assert decide(EVENTS, **{"aws:SourceArn": schedule}) is Decision.ALLOW
+    for other in (ids.JOB_STATE_RULE, ids.UPLOAD_EVENTS_RULE):
+        assert decide(EVENTS, **{"aws:SourceArn": stack.arn(other)}) is Decision.IMPLICIT_DENY
+    assert decide(EVENTS) is Decision.IMPLICIT_DENY
+    assert decide(FOREIGN_ROLE) is Decision.IMPLICIT_DENY
+
+
+# The account-wide policy docs/operations.md tells an administrator to create once.
+OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+
+
+def documented_shared_job_events_policy(workdir: Path) -> dict[str, Any]:
+    """Run the documented commands that write the policy file (all but the AWS call)."""
+    text = OPERATIONS.read_text(encoding="utf-8")
+    found = re.search(
+        r"\nREGION=[^\n]*\n(cat > job-events-policy\.json <<EOF\n.*?\nEOF\n)", text, re.S
+    )
+    assert found, "docs/operations.md shows how to write job-events-policy.json"
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "REGION": ENV.region,
+        "ACCOUNT": ENV.account_id,
+    }
+    subprocess.run(["bash", "-c", found.group(1)], cwd=workdir, env=environment, check=True)
+    return json.loads((workdir / "job-events-policy.json").read_text(encoding="utf-8"))
+
+
+def test_the_documented_shared_policy_lets_every_pipelines_job_state_rule_write_its_log(
+    tmp_path: Path,
+) -> None:
+    document = documented_shared_job_events_policy(tmp_path)
+    profile = load_profile("prod")
+    observability = profile.observability.model_copy(
+        update={"job_event_log": "log_group_shared_policy"}
+    )
+    template = rendered_template(profile.model_copy(update={"observability": observability}))
+    types = {body["Type"] for body in template["Resources"].values()}
+    assert "AWS::Logs::ResourcePolicy" not in types, "the stack relies on the shared policy"
+    stack = Deployment(template)
+    stream = stack.arn(ids.JOB_EVENTS_LOG_GROUP).removesuffix("*") + "log-stream:s1"
+
+    def decide(action: str, resource: str = stream, **context: Any) -> Decision:
+        request = Request(EVENTS, action, resource, context)
+        return evaluate_access(request, resource_policies=[document])
+
+    rule = stack.arn(ids.JOB_STATE_RULE)
+    assert decide("logs:PutLogEvents", **{"aws:SourceArn": rule}) is Decision.ALLOW
+    assert decide("logs:CreateLogStream") is Decision.ALLOW
+    # Another pipeline's job-state rule is covered too: that is the point of sharing it.
+    other_pipeline = rule.replace(ENV.stack_name, "another-pipeline")
+    other_stream = stream.replace(ENV.stack_name, "another-pipeline")
+    assert (
+        decide("logs:PutLogEvents", other_stream, **{"aws:SourceArn": other_pipeline})
+        is Decision.ALLOW
+    )
+    # Nothing else: not the upload rule, not another log group, not another account's rule.
+    upload_rule = stack.arn(ids.UPLOAD_EVENTS_RULE)
+    assert decide("logs:PutLogEvents", **{"aws:SourceArn": upload_rule}) is Decision.IMPLICIT_DENY
+    foreign_rule = rule.replace(ENV.account_id, OTHER_ACCOUNT)
+    assert decide("logs:PutLogEvents", **{"aws:SourceArn": foreign_rule}) is Decision.IMPLICIT_DENY
+    lambda_log = ENV.arn("logs", "log-group:/aws/lambda/x:log-stream:s1")
+    assert decide("logs:CreateLogStream", lambda_log) is Decision.IMPLICIT_DENY
+    assert (
+        decide("logs:PutLogEvents", lambda_log, **{"aws:SourceArn": rule}) is Decision.IMPLICIT_DENY
+    )
 
 
 # --- trust policies ----------------------------------------------------------------------------

@@ -42,7 +42,11 @@ CUSTOM = {
     "environment": "prod",
     "naming": {"prefix": "vid", "uploads_bucket": "acme-uploads", "outputs_bucket": ""},
     "encryption": {"kms_key_alias": "", "key_rotation_days": 180},
-    "ingest": {"prefix": "incoming/media/"},
+    "ingest": {
+        "prefix": "incoming/media/",
+        "working_copy_prefix": "copies/",
+        "working_copy_expiration_days": 3,
+    },
     "queue": {
         "max_concurrency": 50,
         "visibility_timeout_seconds": 900,
@@ -68,6 +72,8 @@ CUSTOM = {
     },
     "functions": {"log_retention_days": 60},
     "database": {"point_in_time_recovery": False, "deletion_protection": True},
+    "reliability": {"reconcile_every_minutes": 10},
+    "observability": {"job_event_log": "log_group"},
     "tags": {"team": "video", "cost-center": "42"},
 }
 
@@ -327,6 +333,7 @@ def test_uploads_lifecycle_follows_the_profile(custom: dict[str, Any]) -> None:
         r["Id"]: r for r in props(custom, ids.UPLOADS_BUCKET)["LifecycleConfiguration"]["Rules"]
     }
     main = rules["uploads-lifecycle"]
+    assert main["Prefix"] == "incoming/media/", "originals only; working copies have their own"
     assert main["Transitions"] == [{"StorageClass": "GLACIER_IR", "TransitionInDays": 45}]
     assert main["NoncurrentVersionExpiration"] == {"NoncurrentDays": 11}
     assert main["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 3}
@@ -337,8 +344,27 @@ def test_uploads_lifecycle_follows_the_profile(custom: dict[str, Any]) -> None:
 def test_uploads_expiry_replaces_the_delete_marker_rule() -> None:
     template = render(profile(retention={"uploads": {"expiration_days": 365}}))
     rules = props(template, ids.UPLOADS_BUCKET)["LifecycleConfiguration"]["Rules"]
-    assert [r["Id"] for r in rules] == ["uploads-lifecycle"]
+    assert [r["Id"] for r in rules] == ["uploads-lifecycle", "working-copies-expiry"]
     assert rules[0]["ExpirationInDays"] == 365
+
+
+def test_working_copies_expire_on_their_own_schedule(
+    default: dict[str, Any], custom: dict[str, Any]
+) -> None:
+    for template, prefix, days in ((default, "sources/", 7), (custom, "copies/", 3)):
+        rules = props(template, ids.UPLOADS_BUCKET)["LifecycleConfiguration"]["Rules"]
+        (copies,) = [r for r in rules if r["Id"] == "working-copies-expiry"]
+        assert copies == {
+            "Id": "working-copies-expiry",
+            "Status": "Enabled",
+            "Prefix": prefix,
+            "ExpirationInDays": days,
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        }
+        # No other rule of the bucket applies to the working copies' keys.
+        others = [r for r in rules if r is not copies and "Prefix" in r]
+        assert all(not prefix.startswith(r["Prefix"]) for r in others)
 
 
 def test_outputs_lifecycle_moves_only_large_objects_and_expires_all(
@@ -622,16 +648,22 @@ def test_table_keys_and_indexes(default: dict[str, Any]) -> None:
     assert table["TableName"] == {"Fn::Sub": "${AWS::StackName}-MediaAssets"}
     assert table["KeySchema"] == [{"AttributeName": "assetId", "KeyType": "HASH"}]
     indexes = {i["IndexName"]: i for i in table["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {contract.INDEX_BY_STATUS, contract.INDEX_BY_UPLOADER}
-    for name, partition in (
-        (contract.INDEX_BY_STATUS, "status"),
-        (contract.INDEX_BY_UPLOADER, "uploaderId"),
+    assert set(indexes) == {
+        contract.INDEX_BY_STATUS,
+        contract.INDEX_BY_UPLOADER,
+        contract.INDEX_BY_OUTBOX,
+    }
+    for name, partition, projection in (
+        (contract.INDEX_BY_STATUS, "status", "ALL"),
+        (contract.INDEX_BY_UPLOADER, "uploaderId", "ALL"),
+        # Sparse, keys only: the reconciler re-reads each owed item consistently.
+        (contract.INDEX_BY_OUTBOX, "outbox", "KEYS_ONLY"),
     ):
         assert indexes[name]["KeySchema"] == [
             {"AttributeName": partition, "KeyType": "HASH"},
             {"AttributeName": contract.INDEX_SORT_KEY, "KeyType": "RANGE"},
         ]
-        assert indexes[name]["Projection"] == {"ProjectionType": "ALL"}
+        assert indexes[name]["Projection"] == {"ProjectionType": projection}
     # DynamoDB rejects attribute definitions that no key uses, and keys without one.
     key_attributes = {k["AttributeName"] for k in table["KeySchema"]} | {
         k["AttributeName"] for i in indexes.values() for k in i["KeySchema"]
@@ -694,17 +726,68 @@ def test_upload_rule_matches_created_objects_under_the_ingest_prefix(
     assert target["Arn"] == {"Fn::GetAtt": [ids.PROCESSING_QUEUE, "Arn"]}
 
 
-def test_job_state_rule_matches_only_this_pipelines_jobs(default: dict[str, Any]) -> None:
-    rule = props(default, ids.JOB_STATE_RULE)
-    assert rule["EventPattern"] == {
-        "source": ["aws.mediaconvert"],
-        "detail-type": ["MediaConvert Job State Change"],
-        "detail": {"userMetadata": {contract.META_PIPELINE_ID: [{"Ref": "AWS::StackName"}]}},
-    }
-    assert [t["Arn"] for t in rule["Targets"]] == [
+def test_job_state_rule_matches_only_this_pipelines_jobs(
+    default: dict[str, Any], custom: dict[str, Any]
+) -> None:
+    for template in (default, custom):
+        assert props(template, ids.JOB_STATE_RULE)["EventPattern"] == {
+            "source": ["aws.mediaconvert"],
+            "detail-type": ["MediaConvert Job State Change"],
+            "detail": {"userMetadata": {contract.META_PIPELINE_ID: [{"Ref": "AWS::StackName"}]}},
+        }
+    # By default the status processor logs each raw event itself; no second target.
+    assert [t["Arn"] for t in props(default, ids.JOB_STATE_RULE)["Targets"]] == [
+        {"Fn::GetAtt": [ids.STATUS_FUNCTION, "Arn"]},
+    ]
+    assert [t["Arn"] for t in props(custom, ids.JOB_STATE_RULE)["Targets"]] == [
         {"Fn::GetAtt": [ids.STATUS_FUNCTION, "Arn"]},
         {"Fn::GetAtt": [ids.JOB_EVENTS_LOG_GROUP, "Arn"]},
     ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "log_group", "policy", "output_group"),
+    [
+        ("function", False, False, ids.STATUS_LOG_GROUP),
+        ("log_group", True, True, ids.JOB_EVENTS_LOG_GROUP),
+        ("log_group_shared_policy", True, False, ids.JOB_EVENTS_LOG_GROUP),
+    ],
+)
+def test_job_event_log_choice_decides_log_group_policy_target_and_output(
+    mode: str, log_group: bool, policy: bool, output_group: str
+) -> None:
+    template = render(profile(observability={"job_event_log": mode}))
+    resources = template["Resources"]
+    assert (ids.JOB_EVENTS_LOG_GROUP in resources) is log_group
+    # The per-stack policy is an account-level resource (10 per account and Region): only the
+    # profile that asks for it gets one.
+    assert (ids.JOB_EVENTS_LOG_POLICY in resources) is policy
+    assert [b for b in resources.values() if b["Type"] == "AWS::Logs::ResourcePolicy"] == (
+        [resources[ids.JOB_EVENTS_LOG_POLICY]] if policy else []
+    )
+    targets = [t["Id"] for t in props(template, ids.JOB_STATE_RULE)["Targets"]]
+    assert targets == (
+        ["JobStatusProcessor", "JobEventsLog"] if log_group else ["JobStatusProcessor"]
+    )
+    # The output names the log group that actually holds the events, never a missing one.
+    output = template["Outputs"][ids.O_JOB_EVENTS_LOG_GROUP_NAME]
+    assert output["Value"] == {"Ref": output_group}
+
+
+@pytest.mark.parametrize(("minutes", "expression"), [(1, "rate(1 minute)"), (5, "rate(5 minutes)")])
+def test_reconciler_runs_on_the_profiles_schedule(minutes: int, expression: str) -> None:
+    template = render(profile(reliability={"reconcile_every_minutes": minutes}))
+    rule = props(template, ids.RECONCILE_SCHEDULE_RULE)
+    assert rule["Name"] == {"Fn::Sub": "${AWS::StackName}-reconcile"}
+    assert rule["ScheduleExpression"] == expression
+    assert "EventPattern" not in rule
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [ids.RECONCILER_FUNCTION, "Arn"]}
+    # A run that cannot start is retried only until the next one is due.
+    assert target["RetryPolicy"] == {
+        "MaximumRetryAttempts": 185,
+        "MaximumEventAgeInSeconds": minutes * 60,
+    }
 
 
 @pytest.mark.parametrize("rule", [ids.UPLOAD_EVENTS_RULE, ids.JOB_STATE_RULE])
@@ -724,8 +807,8 @@ def test_job_events_log_group(custom: dict[str, Any]) -> None:
     assert group["KmsKeyId"] == _refs.log_group_key_arn().to_dict()
 
 
-def test_only_the_job_state_rule_may_write_job_events(default: dict[str, Any]) -> None:
-    policy = props(default, ids.JOB_EVENTS_LOG_POLICY)
+def test_only_the_job_state_rule_may_write_job_events(custom: dict[str, Any]) -> None:
+    policy = props(custom, ids.JOB_EVENTS_LOG_POLICY)
     document = json.loads(policy["PolicyDocument"]["Fn::Sub"])
     by_sid = statements(document)
     log_group = f"${{{ids.JOB_EVENTS_LOG_GROUP}.Arn}}"
@@ -754,6 +837,7 @@ TAGGED = (
     ids.ASSETS_TABLE,
     ids.UPLOAD_EVENTS_RULE,
     ids.JOB_STATE_RULE,
+    ids.RECONCILE_SCHEDULE_RULE,
     ids.JOB_EVENTS_LOG_GROUP,
 )
 

@@ -25,8 +25,12 @@ from mediapipe_cfn.template import build_template
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_CODE = "artifacts/mediapipe-handlers.zip"
 PACKAGED_CODE = {"S3Bucket": "artifact-bucket", "S3Key": "0123456789abcdef"}
-FUNCTION_IDS = (ids.ORCHESTRATOR_FUNCTION, ids.STATUS_FUNCTION)
-ROLE_OF = {ids.ORCHESTRATOR_FUNCTION: ids.ORCHESTRATOR_ROLE, ids.STATUS_FUNCTION: ids.STATUS_ROLE}
+FUNCTION_IDS = (ids.ORCHESTRATOR_FUNCTION, ids.STATUS_FUNCTION, ids.RECONCILER_FUNCTION)
+ROLE_OF = {
+    ids.ORCHESTRATOR_FUNCTION: ids.ORCHESTRATOR_ROLE,
+    ids.STATUS_FUNCTION: ids.STATUS_ROLE,
+    ids.RECONCILER_FUNCTION: ids.RECONCILER_ROLE,
+}
 # Actions that support no resource-level permissions, so "*" is their only possible resource.
 ACTIONS_WITHOUT_RESOURCE_TYPES = {
     "xray:PutTraceSegments",
@@ -201,7 +205,7 @@ def test_metrics_namespace_and_service_names() -> None:
     services = [
         props(template, f)["Environment"]["Variables"][Env.SERVICE_NAME] for f in FUNCTION_IDS
     ]
-    assert services == ["ingest-orchestrator", "job-status-processor"]
+    assert services == ["ingest-orchestrator", "job-status-processor", "reconciler"]
 
 
 def test_function_settings_come_from_the_profile() -> None:
@@ -411,19 +415,44 @@ def test_orchestrator_permissions_are_exactly_its_work() -> None:
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "mediaconvert:CreateJob",
-        "mediaconvert:ListJobs",
+        "mediaconvert:SearchJobs",
+        "mediaconvert:CancelJob",
         "mediaconvert:Probe",
+        "sqs:SendMessage",
         "s3:GetObject",
         "s3:GetObjectVersion",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
         "iam:PassRole",
         "events:PutEvents",
         "kms:DescribeKey",
     }
+    parked = statement(template, ids.ORCHESTRATOR_ROLE, "ParkCrashingMessages")
+    assert actions(parked) == {"sqs:SendMessage"}
+    assert parked["Resource"] == [{"Fn::GetAtt": [ids.PROCESSING_DLQ, "Arn"]}]
     for sid in ("SubmitJobsToPipelineQueue", "FindOrphanedJobs"):
         queue_only = statement(template, ids.ORCHESTRATOR_ROLE, sid)
         assert queue_only["Resource"] == [{"Fn::GetAtt": [ids.MEDIACONVERT_QUEUE, "Arn"]}]
-    probe_read = statement(template, ids.ORCHESTRATOR_ROLE, "ReadUploadsForProbe")
-    assert probe_read["Resource"] == [{"Fn::Sub": "${UploadsBucket.Arn}/uploads/*"}]
+    assert actions(statement(template, ids.ORCHESTRATOR_ROLE, "FindOrphanedJobs")) == {
+        "mediaconvert:SearchJobs"
+    }
+    # The uploaded version is only read (the copy's source); copies are written and probed
+    # under their own prefix, and nothing is written under the ingest prefix.
+    source = statement(template, ids.ORCHESTRATOR_ROLE, "ReadUploadedVersions")
+    assert actions(source) == {"s3:GetObject", "s3:GetObjectVersion"}
+    assert source["Resource"] == [{"Fn::Sub": "${UploadsBucket.Arn}/uploads/*"}]
+    copies = statement(template, ids.ORCHESTRATOR_ROLE, "WriteWorkingCopies")
+    assert actions(copies) == {"s3:PutObject", "s3:AbortMultipartUpload"}
+    assert copies["Resource"] == [{"Fn::Sub": "${UploadsBucket.Arn}/sources/*"}]
+    probe_read = statement(template, ids.ORCHESTRATOR_ROLE, "ReadWorkingCopiesForProbe")
+    assert actions(probe_read) == {"s3:GetObject"}
+    assert probe_read["Resource"] == [{"Fn::Sub": "${UploadsBucket.Arn}/sources/*"}]
+    s3_resources = [
+        json.dumps(s["Resource"])
+        for s in statements_of_role(template, ids.ORCHESTRATOR_ROLE)
+        if any(a.startswith("s3:Put") for a in actions(s))
+    ]
+    assert s3_resources and all("/uploads/" not in r for r in s3_resources)
     parameter = statement(template, ids.ORCHESTRATOR_ROLE, "ReadRuntimeConfig")
     assert parameter["Resource"] == [
         {
@@ -450,7 +479,13 @@ def test_status_processor_permissions_are_exactly_its_work() -> None:
         "sqs:SendMessage",
         "s3:PutObject",
         "events:PutEvents",
+        "mediaconvert:CancelJob",
     }
+    cancel = statement(template, ids.STATUS_ROLE, "CancelJobsOfFailedAssets")
+    assert actions(cancel) == {"mediaconvert:CancelJob"}
+    assert cancel["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:mediaconvert:${AWS::Region}:${AWS::AccountId}:jobs/*"}
+    ]
     manifest = statement(template, ids.STATUS_ROLE, "WriteAssetManifests")
     assert manifest["Resource"] == [{"Fn::Sub": "${OutputsBucket.Arn}/*/*/manifest.json"}]
     put_events = statement(template, ids.STATUS_ROLE, "AnnounceFinalStates")
@@ -468,7 +503,101 @@ def test_status_processor_may_publish_only_to_its_topic_and_only_when_enabled() 
     assert publish["Resource"] == [{"Ref": ids.ASSET_EVENTS_TOPIC}]
 
 
-@pytest.mark.parametrize("role_id", [ids.ORCHESTRATOR_ROLE, ids.STATUS_ROLE])
+def test_reconciler_permissions_are_exactly_its_work() -> None:
+    template = template_for()
+    by_sid = {s["Sid"]: s for s in statements_of_role(template, ids.RECONCILER_ROLE)}
+    granted = {a for s in by_sid.values() for a in actions(s)}
+    assert granted == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "ssm:GetParameter",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "kms:DescribeKey",
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "mediaconvert:GetJob",
+        "mediaconvert:CancelJob",
+        "sqs:SendMessage",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "s3:GetObjectVersion",
+        "s3:PutObject",
+        "events:PutEvents",
+    }
+    # Query on the two indexes it reads, never the table itself (so never a Scan either).
+    query = by_sid["FindStuckAssetsAndOwedAnnouncements"]
+    assert actions(query) == {"dynamodb:Query"}
+    assert query["Resource"] == [
+        {"Fn::Sub": "${MediaAssetsTable.Arn}/index/ByStatus"},
+        {"Fn::Sub": "${MediaAssetsTable.Arn}/index/ByOutbox"},
+    ]
+    assert not any("dynamodb:Scan" in actions(s) for s in by_sid.values())
+    assert by_sid["FinishAssets"]["Resource"] == [{"Fn::GetAtt": [ids.ASSETS_TABLE, "Arn"]}]
+    jobs = {"Fn::Sub": "arn:${AWS::Partition}:mediaconvert:${AWS::Region}:${AWS::AccountId}:jobs/*"}
+    assert by_sid["AskMediaConvertAboutJobs"]["Resource"] == [jobs]
+    assert by_sid["CancelJobsOfFailedAssets"]["Resource"] == [jobs]
+    assert "FindOrphanedJobs" not in by_sid  # the orchestrator resubmits, not the reconciler
+    assert by_sid["ResubmitUploads"]["Resource"] == [{"Fn::GetAtt": [ids.PROCESSING_QUEUE, "Arn"]}]
+    assert by_sid["ReadDeadLetters"]["Resource"] == [{"Fn::GetAtt": [ids.PROCESSING_DLQ, "Arn"]}]
+    assert "sqs:SendMessage" not in actions(by_sid["ReadDeadLetters"])
+    assert by_sid["ReadDeadLetteredUploads"]["Resource"] == [
+        {"Fn::Sub": "${UploadsBucket.Arn}/uploads/*"}
+    ]
+    assert by_sid["WriteAssetManifests"]["Resource"] == [
+        {"Fn::Sub": "${OutputsBucket.Arn}/*/*/manifest.json"}
+    ]
+    assert "PublishFinalStates" not in by_sid
+    loud = template_for(profile_with(notifications={"sns_on_final_state": True}))
+    publish = statement(loud, ids.RECONCILER_ROLE, "PublishFinalStates")
+    assert publish["Resource"] == [{"Ref": ids.ASSET_EVENTS_TOPIC}]
+
+
+def test_reconciler_runs_alone_on_its_schedule_and_is_not_retried() -> None:
+    template = template_for()
+    function = props(template, ids.RECONCILER_FUNCTION)
+    assert function["Handler"] == "mediapipe_handlers.reconciler.handler"
+    assert function["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-reconciler"}
+    orchestrator = props(template, ids.ORCHESTRATOR_FUNCTION)
+    for shared in ("Code", "Runtime", "Architectures"):
+        assert function[shared] == orchestrator[shared]
+    assert function["ReservedConcurrentExecutions"] == 1
+    assert (function["MemorySize"], function["Timeout"]) == (256, 120)
+    permission = props(template, ids.RECONCILER_INVOKE_PERMISSION)
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": [ids.RECONCILE_SCHEDULE_RULE, "Arn"]}
+    assert permission["FunctionName"] == {"Fn::GetAtt": [ids.RECONCILER_FUNCTION, "Arn"]}
+    config = props(template, ids.RECONCILER_INVOKE_CONFIG)
+    assert config["MaximumRetryAttempts"] == 0
+    assert config["MaximumEventAgeInSeconds"] == 300
+    shared_pool = template_for(
+        profile_with(
+            functions={"reconciler": {"memory_mb": 512, "timeout_seconds": 60}},
+            reliability={"reconcile_every_minutes": 2},
+        )
+    )
+    function = props(shared_pool, ids.RECONCILER_FUNCTION)
+    assert "ReservedConcurrentExecutions" not in function
+    assert (function["MemorySize"], function["Timeout"]) == (512, 60)
+    assert props(shared_pool, ids.RECONCILER_INVOKE_CONFIG)["MaximumEventAgeInSeconds"] == 120
+
+
+def test_the_reconciler_gets_every_variable_the_status_processor_gets() -> None:
+    template = template_for()
+    status = props(template, ids.STATUS_FUNCTION)["Environment"]["Variables"]
+    reconciler = props(template, ids.RECONCILER_FUNCTION)["Environment"]["Variables"]
+    assert set(reconciler) >= set(status)
+    for name in status:
+        if name != Env.SERVICE_NAME:
+            assert reconciler[name] == status[name]
+    assert reconciler[Env.SERVICE_NAME] == "reconciler"
+
+
+@pytest.mark.parametrize("role_id", [ids.ORCHESTRATOR_ROLE, ids.STATUS_ROLE, ids.RECONCILER_ROLE])
 def test_key_use_is_scoped_to_services_and_the_functions_own_environment(role_id: str) -> None:
     template = template_for()
     data_keys = [
@@ -505,13 +634,15 @@ def test_mediaconvert_role_trusts_only_mediaconvert_for_this_queue() -> None:
     }
 
 
-def test_mediaconvert_role_reads_uploads_writes_outputs_and_nothing_else() -> None:
-    profile = profile_with(ingest={"prefix": "incoming/"})
+def test_mediaconvert_role_reads_working_copies_writes_outputs_and_nothing_else() -> None:
+    profile = profile_with(ingest={"prefix": "incoming/", "working_copy_prefix": "copies/"})
     template = template_for(profile)
     by_sid = {s["Sid"]: s for s in statements_of_role(template, ids.MEDIACONVERT_ROLE)}
-    assert set(by_sid) == {"ReadUploads", "WriteOutputs", "UseKeyThroughS3"}
-    assert actions(by_sid["ReadUploads"]) == {"s3:GetObject", "s3:GetObjectVersion"}
-    assert by_sid["ReadUploads"]["Resource"] == [{"Fn::Sub": "${UploadsBucket.Arn}/incoming/*"}]
+    assert set(by_sid) == {"ReadWorkingCopies", "WriteOutputs", "UseKeyThroughS3"}
+    # Jobs read only the immutable copies, never the ingest prefix a re-upload overwrites.
+    read = by_sid["ReadWorkingCopies"]
+    assert actions(read) == {"s3:GetObject", "s3:GetObjectVersion"}
+    assert read["Resource"] == [{"Fn::Sub": "${UploadsBucket.Arn}/copies/*"}]
     assert actions(by_sid["WriteOutputs"]) == {"s3:PutObject"}
     assert by_sid["WriteOutputs"]["Resource"] == [{"Fn::Sub": "${OutputsBucket.Arn}/*"}]
     assert actions(by_sid["UseKeyThroughS3"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
@@ -691,7 +822,7 @@ def alarms_of(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_every_alarm_notifies_the_alarm_topic_on_alarm_and_recovery() -> None:
     alarms = alarms_of(template_for())
-    assert len(alarms) == 8
+    assert len(alarms) == 10
     for logical_id, alarm in alarms.items():
         assert alarm["AlarmActions"] == [{"Ref": ids.ALARM_TOPIC}], logical_id
         assert alarm["OKActions"] == [{"Ref": ids.ALARM_TOPIC}], logical_id
@@ -823,3 +954,48 @@ def test_every_taggable_resource_carries_the_profile_and_pipeline_tags() -> None
         tags = props(template, logical_id)["Tags"]
         assert {t["Key"]: t["Value"] for t in tags} == expected, logical_id
     assert props(template, ids.MEDIACONVERT_QUEUE)["Tags"] == expected
+
+
+def test_stuck_assets_alarm_reads_the_reconcilers_metric_per_run() -> None:
+    profile = profile_with(
+        reliability={
+            "stuck_alarm_threshold": 3,
+            "reconcile_every_minutes": 10,
+            "stuck_after_minutes": 90,
+        }
+    )
+    template = template_for(profile)
+    alarm = alarms_of(template)[ids.STUCK_ASSETS_ALARM]
+    namespace = props(template, ids.RECONCILER_FUNCTION)["Environment"]["Variables"][
+        Env.METRICS_NAMESPACE
+    ]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (namespace, "StuckAssets")
+    assert alarm["Dimensions"] == [
+        {"Name": contract.DIMENSION_PIPELINE, "Value": {"Ref": "AWS::StackName"}}
+    ]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        3,
+        "GreaterThanOrEqualToThreshold",
+    )
+    # One reconciler run per period; no run means no data, which is not a breach.
+    assert (alarm["Period"], alarm["EvaluationPeriods"]) == (600, 1)
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": ids.ALARM_TOPIC}]
+    assert "90 min" in alarm["AlarmDescription"]
+    default = alarms_of(template_for())[ids.STUCK_ASSETS_ALARM]
+    assert (default["Threshold"], default["Period"]) == (1, 300)
+    assert "45 min" in default["AlarmDescription"]
+
+
+def test_reconciler_errors_alarm_fires_when_consecutive_runs_fail() -> None:
+    profile = profile_with(reliability={"reconcile_every_minutes": 10}, alarms={"lambda_errors": 5})
+    errors = alarms_of(template_for(profile))[ids.RECONCILER_ERRORS_ALARM]
+    assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Ref": ids.RECONCILER_FUNCTION}}
+    ]
+    # One run per period: two periods in a row with a failed run, whatever lambda_errors says
+    # (a count of 5 per window would never be reached by one run every 10 minutes).
+    assert (errors["Statistic"], errors["Period"], errors["Threshold"]) == ("Sum", 600, 1)
+    assert errors["EvaluationPeriods"] == errors["DatapointsToAlarm"] == 2
+    assert errors["TreatMissingData"] == "notBreaching"

@@ -250,7 +250,9 @@ def test_production_data_outlives_the_stack(profile_name: str, policy: str) -> N
     profile = load_profile(profile_name)
     assert (profile.environment == "prod") == (policy == "Retain")
     resources = rendered(profile_name)["Resources"]
-    for logical_id in (ids.ASSETS_TABLE, ids.JOB_EVENTS_LOG_GROUP):
+    # The job history is the status processor's log unless the profile asks for its own group.
+    assert profile.observability.job_event_log == "function"
+    for logical_id in (ids.ASSETS_TABLE, ids.STATUS_LOG_GROUP):
         assert resources[logical_id]["DeletionPolicy"] == policy
         assert resources[logical_id]["UpdateReplacePolicy"] == policy
     for logical_id in (ids.UPLOADS_BUCKET, ids.OUTPUTS_BUCKET, ids.ACCESS_LOGS_BUCKET):

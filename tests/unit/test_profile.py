@@ -66,6 +66,11 @@ GOOD = [
     "video: {gop_seconds: 1.5, segment_seconds: 6}",
     "functions: {runtime: python3.12, architecture: x86_64}",
     "tags: {team: video, cost-center: '42'}",
+    "ingest: {prefix: incoming/, working_copy_prefix: incoming-copies/}",
+    "reliability: {reconcile_every_minutes: 1, stuck_after_minutes: 15, crash_limit: 5}",
+    "queue: {max_receive_count: 2}\nreliability: {crash_limit: 1}",
+    "observability: {job_event_log: log_group_shared_policy}",
+    "functions: {reconciler: {memory_mb: 512, timeout_seconds: 60}}",
 ]
 
 
@@ -168,6 +173,45 @@ BAD = [
         "encryption: {kms_key_alias: alias/aws/s3}",
         "bad.yaml:1: encryption.kms_key_alias: AWS managed keys (alias/aws/...) cannot be used",
     ),
+    (
+        "ingest:\n  prefix: media/\n  working_copy_prefix: media/copies/",
+        "bad.yaml:3: ingest.working_copy_prefix: 'media/copies/' overlaps the ingest prefix "
+        "'media/': neither may start with the other",
+    ),
+    (
+        "ingest: {prefix: uploads/new/, working_copy_prefix: uploads/}",
+        "bad.yaml:1: ingest.working_copy_prefix: 'uploads/' overlaps the ingest prefix",
+    ),
+    (
+        "ingest: {working_copy_expiration_days: 0}",
+        "bad.yaml:1: ingest.working_copy_expiration_days: must be greater than or equal to 1",
+    ),
+    (
+        "queue:\n  max_receive_count: 3\nreliability:\n  crash_limit: 3",
+        "bad.yaml:4: reliability.crash_limit: (3) must be between 1 and "
+        "queue.max_receive_count - 1 (2)",
+    ),
+    (
+        "queue:\n  max_receive_count: 1",
+        "bad.yaml:2: queue.max_receive_count: must be greater than or equal to 2",
+    ),
+    (
+        "reliability: {stuck_after_minutes: 10}",
+        "bad.yaml:1: reliability.stuck_after_minutes: must be greater than or equal to 15",
+    ),
+    (
+        "reliability: {reconcile_every_minutes: 61}",
+        "bad.yaml:1: reliability.reconcile_every_minutes: must be less than or equal to 60",
+    ),
+    (
+        "reliability: {enabled: false}",
+        "bad.yaml:1: reliability.enabled: unknown key 'enabled'",
+    ),
+    (
+        "observability: {job_event_log: everywhere}",
+        "bad.yaml:1: observability.job_event_log: must be 'function', 'log_group' or "
+        "'log_group_shared_policy'",
+    ),
     ("tags: {'aws:owner': me}", "bad.yaml:1: tags: keys starting with 'aws:' are reserved"),
     ("name: a\nname: b", "bad.yaml:2: not valid YAML: duplicate key 'name'"),
     ("queue: [", "bad.yaml:1: not valid YAML:"),
@@ -231,3 +275,50 @@ def test_a_merged_key_is_located_where_it_is_written() -> None:
     text = "queue:\n  batch_size: 5\n  <<:\n    - {max_receive_count: 3}\n    - {batch_sise: 4}\n"
     with pytest.raises(ProfileError, match=r"^p.yaml:5: queue.batch_sise: unknown key"):
         parse_profile(text, "p.yaml")
+
+
+def test_stuck_deadline_is_derived_from_the_longest_ordinary_wait() -> None:
+    from mediapipe_cfn.profile.model import derived_stuck_after_minutes
+
+    # Queue: 3 receives; the first waits 60 + 600 s of backoff (longer than the 365 s
+    # visibility), the second 60 + 1200 s, the last the visibility: 2,285 s -> 39 min.
+    slow_queue = Profile.model_validate(
+        {
+            "queue": {
+                "max_receive_count": 3,
+                "visibility_timeout_seconds": 365,
+                "backoff_base_seconds": 600,
+                "backoff_max_seconds": 1200,
+                "max_batching_window_seconds": 5,
+            },
+            "reliability": {"crash_limit": 1},
+        }
+    )
+    assert derived_stuck_after_minutes(slow_queue) == 39
+    assert slow_queue.stuck_after_seconds == 39 * 60
+    # Jobs: two missed 600 s status updates plus the 5th resubmission's delay (capped at
+    # 900 s) outlast a short queue schedule: 2,100 s -> 35 min.
+    slow_jobs = Profile.model_validate(
+        {
+            "queue": {"max_receive_count": 2, "visibility_timeout_seconds": 365},
+            "reliability": {"crash_limit": 1},
+            "transcoding": {
+                "status_update_interval_seconds": 600,
+                "retry_attempts": 5,
+                "retry_base_delay_seconds": 60,
+            },
+        }
+    )
+    assert derived_stuck_after_minutes(slow_jobs) == 35
+    # Never below 15 minutes, and the profile's own value wins.
+    quick = Profile.model_validate(
+        {
+            "queue": {"max_receive_count": 2, "visibility_timeout_seconds": 30},
+            "functions": {"orchestrator": {"memory_mb": 512, "timeout_seconds": 3}},
+            "reliability": {"crash_limit": 1},
+            "transcoding": {"status_update_interval_seconds": 10, "retry_attempts": 0},
+        }
+    )
+    assert derived_stuck_after_minutes(quick) == 15
+    chosen = Profile.model_validate({"reliability": {"stuck_after_minutes": 240}})
+    assert chosen.stuck_after_seconds == 240 * 60

@@ -20,6 +20,7 @@ def test_runtime_config_has_the_keys_the_handlers_read() -> None:
     config = runtime_config(load_profile("default"))
     assert set(config) == {
         "version", "ingest", "outputPath", "retry", "notifications", "transcoding",
+        "workingCopy", "reconcile",
     }  # fmt: skip
     assert config["version"] == 1
     assert set(config["ingest"]) == {
@@ -30,6 +31,14 @@ def test_runtime_config_has_the_keys_the_handlers_read() -> None:
         "jobRetryBaseDelaySeconds",
     }  # fmt: skip
     assert config["notifications"] == {"snsOnFinalState": False}
+    assert config["workingCopy"] == {"prefix": "sources/"}
+    # Default queue: 6 receives of 420 s visibility, the fifth stretched to 60 + 480 s by
+    # backoff, after the 5 s batching window: 2,645 s, rounded up to 45 whole minutes.
+    assert config["reconcile"] == {
+        "stuckAfterSeconds": 45 * 60,
+        "crashLimit": 2,
+        "dlqReceiveLimit": 100,
+    }
     assert set(config["transcoding"]) == {"version", "video", "audio", "formats", "transcoding"}
 
 
@@ -41,6 +50,7 @@ def test_runtime_config_values_come_from_the_profile() -> None:
                 "extensions": ["mp4"],
                 "max_size_gb": 1.5,
                 "uploader_id": {"source": "none", "segment": 2},
+                "working_copy_prefix": "copies/",
             },
             "output_path": "{assetId}/",
             "queue": {
@@ -50,6 +60,7 @@ def test_runtime_config_values_come_from_the_profile() -> None:
             },
             "transcoding": {"retry_attempts": 3, "retry_base_delay_seconds": 120},
             "notifications": {"sns_on_final_state": True},
+            "reliability": {"stuck_after_minutes": 20, "crash_limit": 7},
         }
     )
     config = runtime_config(profile)
@@ -69,6 +80,12 @@ def test_runtime_config_values_come_from_the_profile() -> None:
         "jobRetryBaseDelaySeconds": 120,
     }
     assert config["notifications"] == {"snsOnFinalState": True}
+    assert config["workingCopy"] == {"prefix": "copies/"}
+    assert config["reconcile"] == {
+        "stuckAfterSeconds": 1200,
+        "crashLimit": 7,
+        "dlqReceiveLimit": 100,
+    }
 
 
 def test_transcode_spec_of_the_default_profile() -> None:
