@@ -183,7 +183,7 @@ def render(
     from mediapipe_cfn.limits import template_limit_problems
     from mediapipe_cfn.output_location import template_location
     from mediapipe_cfn.profile.loader import load_profile
-    from mediapipe_cfn.render import render as render_text
+    from mediapipe_cfn.render import render_document
     from mediapipe_cfn.template import build_template
     from mediapipe_cfn.validation import transcoding_problems
 
@@ -198,10 +198,11 @@ def render(
     # `aws cloudformation package` resolves local paths relative to the template's folder.
     code_path = Path(os.path.relpath(zip_path, location.directory)).as_posix()
     template = build_template(profile, handler_code=code_path)
-    text = render_text(template, output_format)  # type: ignore[arg-type]
+    document = template.to_dict()  # once: the text and the quota checks both read it
+    text = render_document(document, output_format)  # type: ignore[arg-type]
     _refuse(
         profile.name,
-        template_limit_problems(template.to_dict(), text),
+        template_limit_problems(document, text),
         "CloudFormation would reject",
     )
     _log(f"profile {profile.name}: {len(template.resources)} resources")

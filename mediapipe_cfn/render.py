@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from troposphere import Template
 
@@ -31,7 +31,11 @@ def render(template: Template, output_format: OutputFormat = "yaml") -> str:
             f"render() output_format must be one of {', '.join(map(repr, OUTPUT_FORMATS))}, "
             f"got {output_format!r}"
         )
-    document = template.to_dict()
+    return render_document(template.to_dict(), output_format)
+
+
+def render_document(document: dict[str, Any], output_format: OutputFormat = "yaml") -> str:
+    """:func:`render` for a template already turned into a dict (``Template.to_dict()``)."""
     if output_format == "json":
         return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     # The bytes of cfn-flip's dump_yaml (troposphere's own YAML route), written faster.
