@@ -10,6 +10,7 @@ events a job would emit, with output paths derived from the job's own settings.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
 from collections.abc import Iterator, Mapping
@@ -41,12 +42,19 @@ _ERROR_STATUS = {
 }
 
 
+@functools.cache
+def _mediaconvert_model() -> Any:
+    # Loaded once: the model is large, and the property test makes thousands of calls.
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("mediaconvert")
+
+
 def _validate(operation: str, request: Mapping[str, Any]) -> None:
     """Check ``request`` against the operation's input shape in botocore's model."""
-    import botocore.session
     from botocore.validate import ParamValidator
 
-    model = botocore.session.get_session().get_service_model("mediaconvert")
+    model = _mediaconvert_model()
     report = ParamValidator().validate(request, model.operation_model(operation).input_shape)
     assert not report.has_errors(), report.generate_report()
 
@@ -118,6 +126,10 @@ class FakeJob:
     status: str = "SUBMITTED"
     error_code: int | None = None
     duration_ms: int = 60_000
+    # What the job read when it started (see FakeMediaConvert.read_input): the object's
+    # version id and bytes, or None when the input did not exist.
+    input_version_id: str | None = None
+    input_bytes: bytes | None = None
 
     @property
     def metadata(self) -> dict[str, str]:
@@ -139,6 +151,9 @@ class FakeMediaConvert:
     # Raised right after the next CreateJob has created its job: the caller dies before it
     # learns the job id (a Lambda timeout or crash at the worst possible moment).
     crash_after_create: BaseException | None = None
+    # Reads a job's input when the job starts: uri -> (version id, bytes), None if missing.
+    # Lets a test check which S3 object version each job transcoded.
+    read_input: Any = None
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     # ------------------------------------------------------------------ control
@@ -190,6 +205,10 @@ class FakeMediaConvert:
             request=copy.deepcopy(request),
             created_at=now,
         )
+        if self.read_input is not None:
+            read = self.read_input(request["Settings"]["Inputs"][0]["FileInput"])
+            if read is not None:
+                job.input_version_id, job.input_bytes = read
         self.jobs.append(job)
         if self.crash_after_create is not None:
             crash, self.crash_after_create = self.crash_after_create, None
