@@ -209,3 +209,29 @@ def test_every_dead_letter_ends_named_by_a_failed_record(
     assert reopened["status"] == AssetStatus.PROCESSING
     assert {s["attempt"] for s in reopened["formatStatus"].values()} == {2}
     assert all(s["status"] == JobState.SUBMITTED for s in reopened["formatStatus"].values())
+
+
+def test_a_dead_letter_read_by_a_run_stays_hidden_from_the_next_runs(
+    runtime: Any, stack: Stack, context: Any
+) -> None:
+    sqs().send_message(QueueUrl=stack.dead_letter_queue_url, MessageBody="{not json")
+    assert reconcile()["deadLetters"] == 1
+    assert dead_letters(stack) == []  # hidden for DLQ_VISIBILITY_SECONDS (10 minutes)
+    assert reconcile()["deadLetters"] == 0
+
+
+def test_a_run_with_too_little_time_left_starts_no_work(
+    runtime: Any,
+    stack: Stack,
+    mediaconvert: FakeMediaConvert,
+    context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asset_id = processing_asset(stack, context)
+    for job in mediaconvert.jobs:
+        mediaconvert.finish(job, "COMPLETE")
+    later(monkeypatch, mediaconvert, minutes=45)
+    summary = reconcile(FakeLambdaContext(remaining_ms=15_000))
+    assert summary["jobsApplied"] == 0
+    assert repo().get(asset_id)["status"] == AssetStatus.PROCESSING
+    assert reconcile()["jobsApplied"] == 2  # the next run, with its time, finishes it
