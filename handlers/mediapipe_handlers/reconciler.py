@@ -45,7 +45,6 @@ from mediapipe_handlers.messages import (
     COMMAND_RECONCILE,
     JOB_STATE_CHANGE,
     MEDIACONVERT_SOURCE,
-    JobCommand,
     MalformedMessage,
     UploadEvent,
     command_body,
@@ -258,7 +257,7 @@ class Reconciler:
         if isinstance(parsed, UploadEvent):
             asset_id = self._asset_of_upload(parsed, message_id)
         else:
-            asset_id = _asset_of_command(parsed)
+            asset_id = parsed.asset_id
         if asset_id is None:
             return
         with asset_context(asset_id, dlq_message_id=message_id):
@@ -332,10 +331,6 @@ class Reconciler:
             self.log.error("asset FAILED: its message is in the dead-letter queue")
             self.settlement.cancel_running_jobs(failed)
             self.settlement.announce_quietly(failed)
-
-
-def _asset_of_command(command: JobCommand) -> str | None:
-    return command.asset_id or None
 
 
 def _job_state_event(job: Mapping[str, Any]) -> dict[str, Any]:

@@ -625,23 +625,27 @@ def reconcile_period_seconds(profile: Profile) -> int:
 
 def reconciler_invoke_permission() -> awslambda.Permission:
     """EventBridge may invoke the reconciler, from its schedule rule only."""
-    return awslambda.Permission(
-        ids.RECONCILER_INVOKE_PERMISSION,
-        Action="lambda:InvokeFunction",
-        FunctionName=GetAtt(ids.RECONCILER_FUNCTION, "Arn"),
-        Principal="events.amazonaws.com",
-        SourceArn=GetAtt(ids.RECONCILE_SCHEDULE_RULE, "Arn"),
+    return rule_invoke_permission(
+        ids.RECONCILER_INVOKE_PERMISSION, ids.RECONCILER_FUNCTION, ids.RECONCILE_SCHEDULE_RULE
     )
 
 
 def status_invoke_permission() -> awslambda.Permission:
     """EventBridge may invoke the status processor, from the job-state rule only."""
+    return rule_invoke_permission(
+        ids.STATUS_INVOKE_PERMISSION, ids.STATUS_FUNCTION, ids.JOB_STATE_RULE
+    )
+
+
+def rule_invoke_permission(
+    permission_id: str, function_id: str, rule_id: str
+) -> awslambda.Permission:
     return awslambda.Permission(
-        ids.STATUS_INVOKE_PERMISSION,
+        permission_id,
         Action="lambda:InvokeFunction",
-        FunctionName=GetAtt(ids.STATUS_FUNCTION, "Arn"),
+        FunctionName=GetAtt(function_id, "Arn"),
         Principal="events.amazonaws.com",
-        SourceArn=GetAtt(ids.JOB_STATE_RULE, "Arn"),
+        SourceArn=GetAtt(rule_id, "Arn"),
     )
 
 

@@ -100,6 +100,27 @@ def create_table(client: Any, name: str) -> None:
     )
 
 
+def handler_environment(queue_url: str, dlq_url: str, topic_arn: str) -> dict[str, str]:
+    """The variables the template gives the functions, for the test stack's resources."""
+    return {
+        Env.TABLE_NAME: TABLE,
+        Env.UPLOADS_BUCKET: UPLOADS_BUCKET,
+        Env.OUTPUTS_BUCKET: OUTPUTS_BUCKET,
+        Env.PROCESSING_QUEUE_URL: queue_url,
+        Env.DEAD_LETTER_QUEUE_URL: dlq_url,
+        Env.MEDIACONVERT_ROLE_ARN: MC_ROLE_ARN,
+        Env.MEDIACONVERT_QUEUE_ARN: MC_QUEUE_ARN,
+        Env.TRANSCODE_PARAMETER: PARAMETER,
+        Env.KMS_KEY_ARN: KMS_KEY_ARN,
+        Env.EVENT_BUS_NAME: "default",
+        Env.NOTIFICATION_TOPIC_ARN: topic_arn,
+        Env.PIPELINE_ID: PIPELINE_ID,
+        Env.METRICS_NAMESPACE: "MediaPipelineTest",
+        Env.SERVICE_NAME: "mediapipe-test",
+        Env.LOG_LEVEL: "INFO",
+    }
+
+
 # (key, version id named in an event file) -> the version really stored for it in this test.
 STORED_UPLOADS: dict[tuple[str, str], str] = {}
 
@@ -174,23 +195,7 @@ def stack(aws: None, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) ->
         Endpoint=f"arn:aws:sqs:{REGION}:{ACCOUNT}:asset-sns-observer",
         Attributes={"RawMessageDelivery": "true"},
     )
-    environment = {
-        Env.TABLE_NAME: TABLE,
-        Env.UPLOADS_BUCKET: UPLOADS_BUCKET,
-        Env.OUTPUTS_BUCKET: OUTPUTS_BUCKET,
-        Env.PROCESSING_QUEUE_URL: queue_url,
-        Env.DEAD_LETTER_QUEUE_URL: dlq_url,
-        Env.MEDIACONVERT_ROLE_ARN: MC_ROLE_ARN,
-        Env.MEDIACONVERT_QUEUE_ARN: MC_QUEUE_ARN,
-        Env.TRANSCODE_PARAMETER: PARAMETER,
-        Env.KMS_KEY_ARN: KMS_KEY_ARN,
-        Env.EVENT_BUS_NAME: "default",
-        Env.NOTIFICATION_TOPIC_ARN: topic_arn,
-        Env.PIPELINE_ID: PIPELINE_ID,
-        Env.METRICS_NAMESPACE: "MediaPipelineTest",
-        Env.SERVICE_NAME: "mediapipe-test",
-        Env.LOG_LEVEL: "INFO",
-    }
+    environment = handler_environment(queue_url, dlq_url, topic_arn)
     for name, value in environment.items():
         monkeypatch.setenv(str(name), value)
     return Stack(

@@ -47,17 +47,15 @@ from unittest import mock
 import boto3
 from botocore.exceptions import ClientError
 from conftest import (
-    KMS_KEY_ARN,
     MAX_RECEIVE_COUNT,
     MC_QUEUE_ARN,
-    MC_ROLE_ARN,
     OUTPUTS_BUCKET,
     PARAMETER,
-    PIPELINE_ID,
     TABLE,
     UPLOADS_BUCKET,
     create_table,
     default_config,
+    handler_environment,
 )
 from handler_delivery import failed_ids, finish_batch, receive_event
 from handler_fakes import (
@@ -85,7 +83,6 @@ from mediapipe_cfn.contract import (
     FINAL_STATUSES,
     AssetStatus,
     Attr,
-    Env,
 )
 
 EXAMPLES = int(os.environ.get("MEDIAPIPE_PROPERTY_EXAMPLES", "30"))
@@ -380,23 +377,7 @@ def pipeline_stack(clock: SimClock) -> Iterator[dict[str, str]]:
             ],
         )
         topic_arn = sns.create_topic(Name="mediapipe-test-assets")["TopicArn"]
-        environment = {
-            Env.TABLE_NAME: TABLE,
-            Env.UPLOADS_BUCKET: UPLOADS_BUCKET,
-            Env.OUTPUTS_BUCKET: OUTPUTS_BUCKET,
-            Env.PROCESSING_QUEUE_URL: queue_url,
-            Env.DEAD_LETTER_QUEUE_URL: dlq_url,
-            Env.MEDIACONVERT_ROLE_ARN: MC_ROLE_ARN,
-            Env.MEDIACONVERT_QUEUE_ARN: MC_QUEUE_ARN,
-            Env.TRANSCODE_PARAMETER: PARAMETER,
-            Env.KMS_KEY_ARN: KMS_KEY_ARN,
-            Env.EVENT_BUS_NAME: "default",
-            Env.NOTIFICATION_TOPIC_ARN: topic_arn,
-            Env.PIPELINE_ID: PIPELINE_ID,
-            Env.METRICS_NAMESPACE: "MediaPipelineTest",
-            Env.SERVICE_NAME: "mediapipe-test",
-            Env.LOG_LEVEL: "INFO",
-        }
+        environment = handler_environment(queue_url, dlq_url, topic_arn)
         stack.enter_context(
             mock.patch.dict(os.environ, {str(k): v for k, v in environment.items()})
         )
