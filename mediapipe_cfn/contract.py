@@ -31,6 +31,8 @@ class Env(StrEnum):
     METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
     SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
     LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"
+    # Set only with CloudFront delivery: https://<host>, the base of playback URLs.
+    PLAYBACK_BASE_URL = "MEDIAPIPE_PLAYBACK_BASE_URL"
 
 
 class AssetStatus(StrEnum):
@@ -85,6 +87,8 @@ class Attr(StrEnum):
     # The last receive of a queue message that started work on this asset (crash detection).
     IN_FLIGHT = "inFlight"
     DEAD_LETTERS = "deadLetters"  # ids of dead-letter-queue messages about this asset
+    # With CloudFront delivery: playback URLs of a SUCCEEDED asset (see PLAYBACK_KEYS).
+    PLAYBACK = "playback"
 
 
 # Global secondary indexes: each partitions by one attribute and sorts by a timestamp.
@@ -141,6 +145,15 @@ EVENT_ASSET_FAILED: Final = "MediaAsset Failed"
 
 # The per-asset index written beside the outputs on success.
 MANIFEST_FILE_NAME: Final = "manifest.json"
+
+# Keys of the ``playback`` map (record, manifest.json, MediaAsset Processed): HLS and DASH
+# manifest URLs, the MP4 URLs (a list) and the poster image URL; a key is absent when its format
+# is off. The poster is the frame capture whose name carries POSTER_NAME_MODIFIER.
+PLAYBACK_HLS: Final = "hls"
+PLAYBACK_DASH: Final = "dash"
+PLAYBACK_MP4: Final = "mp4"
+PLAYBACK_POSTER: Final = "poster"
+POSTER_NAME_MODIFIER: Final = "_poster"
 
 
 # Output formats a profile can turn on; also the values of META_FORMAT and DIMENSION_FORMAT.

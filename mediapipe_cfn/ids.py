@@ -16,6 +16,8 @@ P_OUTPUTS_BUCKET_NAME: Final = "OutputsBucketName"
 P_MEDIACONVERT_ROLE_ARN: Final = "MediaConvertRoleArn"
 P_KMS_KEY_ALIAS: Final = "KmsKeyAlias"
 P_PROCESSING_CONCURRENCY: Final = "ProcessingConcurrency"
+P_DELIVERY_CERTIFICATE_ARN: Final = "DeliveryCertificateArn"
+P_DELIVERY_PUBLIC_KEY_PEM: Final = "DeliveryPublicKeyPem"
 
 # Conditions
 C_GENERATE_UPLOADS_BUCKET_NAME: Final = "GenerateUploadsBucketName"
@@ -23,6 +25,7 @@ C_GENERATE_OUTPUTS_BUCKET_NAME: Final = "GenerateOutputsBucketName"
 C_CREATE_MEDIACONVERT_ROLE: Final = "CreateMediaConvertRole"
 C_CREATE_KMS_KEY: Final = "CreateKmsKey"
 C_IS_PROD: Final = "IsProduction"
+C_USE_EXISTING_KMS_KEY: Final = "UseExistingKmsKey"
 
 # Encryption
 KMS_KEY: Final = "PipelineKey"
@@ -78,6 +81,14 @@ RECONCILER_INVOKE_CONFIG: Final = "ReconcilerInvokeConfig"
 RECONCILER_INVOKE_PERMISSION: Final = "ReconcilerSchedulePermission"
 RECONCILE_SCHEDULE_RULE: Final = "ReconcileScheduleRule"
 
+# Delivery
+DISTRIBUTION: Final = "PlaybackDistribution"
+ORIGIN_ACCESS_CONTROL: Final = "OutputsOriginAccessControl"
+MANIFEST_CACHE_POLICY: Final = "ManifestCachePolicy"
+CORS_RESPONSE_HEADERS_POLICY: Final = "PlaybackResponseHeadersPolicy"
+PLAYBACK_PUBLIC_KEY: Final = "PlaybackPublicKey"
+PLAYBACK_KEY_GROUP: Final = "PlaybackKeyGroup"
+
 # Notifications
 ALARM_TOPIC: Final = "AlarmTopic"
 ALARM_TOPIC_POLICY: Final = "AlarmTopicPolicy"
@@ -126,6 +137,11 @@ O_JOB_EVENTS_LOG_GROUP_NAME: Final = "JobEventsLogGroupName"
 O_ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
 O_ASSET_EVENTS_TOPIC_ARN: Final = "AssetEventsTopicArn"
 O_DASHBOARD_URL: Final = "DashboardUrl"
+O_DISTRIBUTION_ID: Final = "DistributionId"
+O_DISTRIBUTION_DOMAIN_NAME: Final = "DistributionDomainName"
+O_PLAYBACK_BASE_URL: Final = "PlaybackBaseUrl"
+O_PLAYBACK_PUBLIC_KEY_ID: Final = "PlaybackPublicKeyId"
+O_DELIVERY_KEY_POLICY_STATEMENT: Final = "DeliveryKeyPolicyStatement"
 
 
 def runtime_config_parameter_name(prefix: str) -> str:

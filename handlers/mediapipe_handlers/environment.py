@@ -34,6 +34,8 @@ class HandlerEnvironment:
     pipeline_id: str
     region: str
     metrics_namespace: str
+    # With CloudFront delivery: https://<host>, the base of playback URLs; None without.
+    playback_base_url: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> HandlerEnvironment:
@@ -64,4 +66,5 @@ class HandlerEnvironment:
             notification_topic_arn=environ.get(Env.NOTIFICATION_TOPIC_ARN) or None,
             region=str(region),
             metrics_namespace=environ.get(Env.METRICS_NAMESPACE) or DEFAULT_METRICS_NAMESPACE,
+            playback_base_url=environ.get(Env.PLAYBACK_BASE_URL) or None,
         )

@@ -50,6 +50,8 @@ def final_event_detail(item: Mapping[str, Any], runtime: Runtime) -> dict[str, A
                 for path in group.get("playlists", [])
             ),
         }
+        if item.get("playback"):
+            detail["playback"] = item["playback"]
     else:
         detail["failureKind"] = item.get("failureKind")
         detail["errors"] = list(item.get("errors") or [])[-5:]

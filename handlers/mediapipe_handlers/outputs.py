@@ -105,6 +105,7 @@ def build_manifest(item: Mapping[str, Any], outputs_bucket: str) -> dict[str, An
         },
         "completedAt": item.get("completedAt"),
         "formats": formats,
+        **({"playback": item["playback"]} if item.get("playback") else {}),
     }
 
 

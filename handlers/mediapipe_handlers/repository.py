@@ -619,11 +619,20 @@ class AssetRepository:
         )
         return self._update(asset_id, e, update, condition)
 
-    def mark_notified(self, asset_id: str, now: str) -> bool:
-        """Announcements done: record when (first time only) and leave the outbox."""
+    def mark_notified(
+        self, asset_id: str, now: str, playback: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Announcements done: record when (first time only) and leave the outbox; with
+        ``playback``, keep the playback URLs that were announced."""
         e = _Expression()
         path = e.path(Attr.FINAL_NOTIFIED_AT)
-        update = f"SET {path} = if_not_exists({path}, {e.value(now)}) REMOVE {e.path(Attr.OUTBOX)}"
+        playback_set = (
+            f", {e.path(Attr.PLAYBACK)} = {e.value(dict(playback))}" if playback is not None else ""
+        )
+        update = (
+            f"SET {path} = if_not_exists({path}, {e.value(now)}){playback_set} "
+            f"REMOVE {e.path(Attr.OUTBOX)}"
+        )
         condition = self._status_in(e, asset_sources(AssetEvent.ANNOUNCED))
         return self._update(asset_id, e, update, condition, returning=False) is not None
 

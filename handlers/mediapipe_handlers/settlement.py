@@ -27,6 +27,7 @@ from mediapipe_handlers.lifecycle import (
 from mediapipe_handlers.log import get_logger
 from mediapipe_handlers.metrics import PipelineMetrics
 from mediapipe_handlers.notify import publish_final_state, write_manifest
+from mediapipe_handlers.playback import playback_urls
 from mediapipe_handlers.repository import AssetRepository, error_entry
 from mediapipe_handlers.runtime import Runtime
 from mediapipe_handlers.transcoding import cancel_job
@@ -112,12 +113,24 @@ class Settlement:
                 )
 
     def announce(self, item: Mapping[str, Any]) -> None:
-        """manifest.json (success), the final-state event and SNS; then leave the outbox."""
+        """manifest.json (success), the final-state event and SNS; then leave the outbox.
+
+        With CloudFront delivery a SUCCEEDED asset's playback URLs go into all three and onto
+        the record (derived from its outputs, so a repeated announcement writes the same)."""
+        playback = self._playback(item)
+        if playback is not None:
+            item = {**item, Attr.PLAYBACK.value: playback}
         if item[Attr.STATUS] == AssetStatus.SUCCEEDED:
             uri = write_manifest(item, self.runtime)
             self.log.info("manifest written", extra={"manifest": uri})
         publish_final_state(item, self.runtime)
-        self.repo.mark_notified(str(item[Attr.ASSET_ID]), clock.now_iso())
+        self.repo.mark_notified(str(item[Attr.ASSET_ID]), clock.now_iso(), playback=playback)
+
+    def _playback(self, item: Mapping[str, Any]) -> dict[str, Any] | None:
+        base_url = self.runtime.env.playback_base_url
+        if not base_url or item[Attr.STATUS] != AssetStatus.SUCCEEDED:
+            return None
+        return playback_urls(item, self.runtime.env.outputs_bucket, base_url)
 
     def announce_quietly(self, item: Mapping[str, Any]) -> None:
         """:meth:`announce`, leaving the outbox flag for a later try if anything fails."""

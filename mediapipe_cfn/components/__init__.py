@@ -2,6 +2,7 @@
 
 from mediapipe_cfn.components import (
     compute,
+    delivery,
     encryption,
     events,
     media,
@@ -19,6 +20,7 @@ DEFAULT_COMPONENTS: tuple[Component, ...] = (
     Component("parameters", parameters.build),
     Component("encryption", encryption.build),
     Component("storage", storage.build),
+    Component("delivery", delivery.build),
     Component("queueing", queueing.build),
     Component("state", state.build),
     Component("media", media.build),

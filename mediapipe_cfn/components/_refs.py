@@ -33,7 +33,7 @@ from awacs.aws import (
     Statement,
     StringEquals,
 )
-from troposphere import Equals, GetAtt, If, NoValue, Ref, Sub, Tags
+from troposphere import Equals, GetAtt, If, Join, NoValue, Ref, Sub, Tags
 
 from mediapipe_cfn import ids
 from mediapipe_cfn.iam import arn, condition
@@ -227,6 +227,15 @@ def mediaconvert_role_arn() -> If:
         GetAtt(ids.MEDIACONVERT_ROLE, "Arn"),
         Ref(ids.P_MEDIACONVERT_ROLE_ARN),
     )
+
+
+def playback_base_url(profile: Profile) -> Any:
+    """``https://<first custom host or the distribution's domain>``: the base of playback URLs
+    (only with ``delivery.enabled``)."""
+    custom_domain = profile.delivery.custom_domain
+    if custom_domain is not None:
+        return f"https://{custom_domain.aliases[0]}"
+    return Join("", ["https://", GetAtt(ids.DISTRIBUTION, "DomainName")])
 
 
 def tag_values(ctx: BuildContext) -> dict[str, Any]:

@@ -248,6 +248,8 @@ def environment(ctx: BuildContext, spec: FunctionSpec) -> dict[str, Any]:
         Env.SERVICE_NAME: spec.name_suffix,
         Env.LOG_LEVEL: profile.functions.log_level,
     }
+    if profile.delivery.enabled:
+        variables[Env.PLAYBACK_BASE_URL] = _refs.playback_base_url(profile)
     return {str(name): value for name, value in sorted(variables.items())}
 
 

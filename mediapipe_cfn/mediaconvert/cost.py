@@ -565,7 +565,7 @@ def estimate(
         region=str(prices["region"]),
         currency=str(prices["currency"]),
         prices_as_of=str(prices["as_of"]),
-        prices_source=dict(prices["source"]),
+        prices_source=dict(prices["source"]) | _delivery_sources(profile, prices),
         uploads_per_day=uploads_per_day,
         avg_minutes=avg_minutes,
         source=source,
@@ -577,7 +577,7 @@ def estimate(
         requests=tuple(
             _request_lines(profile, spec, charges, prices, assets_per_month, len(jobs), duration)
         ),
-        assumptions=dict(prices.get("assumptions", {})),
+        assumptions=dict(prices.get("assumptions", {})) | _delivery_assumptions(profile, prices),
     )
 
 
@@ -826,6 +826,7 @@ def _request_lines(
         *_queue_and_table_lines(prices, volumes),
         *_event_and_log_lines(spec, prices, volumes),
         _s3_put_line(prices, volumes),
+        *_delivery_lines(profile, prices, assets, duration_seconds),
     ]
 
 
@@ -897,6 +898,72 @@ def _s3_put_line(prices: Mapping[str, Any], v: _Volumes) -> CostLine:
     puts = v.output_objects + v.assets  # every output object, plus the upload itself
     return CostLine("S3", "PUT requests (outputs and uploads)", puts, "requests",
                     puts / 1000 * float(prices["s3"]["put_per_1000"]))  # fmt: skip
+
+
+# --- CloudFront delivery (only with delivery.enabled) ----------------------------------------
+
+
+def viewed_kbps(profile: Profile) -> tuple[int, int]:
+    """Average bitrate a viewer receives: the top streaming rendition (or the first MP4 when
+    HLS and DASH are off) at its QVBR average, plus the audio."""
+    packaging = profile.formats.packaging
+    if packaging.hls.enabled or packaging.dash.enabled:
+        abr = profile.transcoding.automated_abr
+        top = abr.max_bitrate_kbps if abr.enabled else profile.video.ladder[0].max_bitrate_kbps
+    else:
+        top = profile.formats.mp4.previews[0].max_bitrate_kbps
+    return top, profile.audio.bitrate_kbps
+
+
+def _delivery_lines(
+    profile: Profile, prices: Mapping[str, Any], assets: int, duration_seconds: float
+) -> list[CostLine]:
+    if not profile.delivery.enabled:
+        return []
+    cloudfront = prices["cloudfront"]
+    viewing = cloudfront["viewing"]
+    views = assets * float(viewing["views_per_asset_per_month"])
+    watched_seconds = duration_seconds * float(viewing["watched_fraction"])
+    video_kbps, audio_kbps = viewed_kbps(profile)
+    average_ratio = float(prices["workload"]["qvbr_average_to_max_bitrate"])
+    bits = (video_kbps * average_ratio + audio_kbps) * 1000 * watched_seconds
+    gigabytes = views * bits / 8 / _BYTES_PER_GB
+    segments = math.ceil(watched_seconds / profile.video.segment_seconds)
+    requests = views * (
+        segments * float(viewing["requests_per_segment"])
+        + float(viewing["manifest_requests_per_view"])
+    )
+    return [
+        CostLine("CloudFront", "data transfer out to viewers (US/Europe bands)", gigabytes, "GB",
+                 banded_cost(gigabytes, cloudfront["data_transfer_out_bands"])),
+        CostLine("CloudFront", "HTTPS requests (segments and manifests)", requests, "requests",
+                 requests / 10_000 * float(cloudfront["https_requests_per_10000"])),
+    ]  # fmt: skip
+
+
+def banded_cost(quantity: float, bands: Sequence[Mapping[str, Any]]) -> float:
+    """Cost of ``quantity`` under volume bands ({up_to_gb, per_gb}; the last up_to_gb null)."""
+    cost, floor = 0.0, 0.0
+    for band in bands:
+        ceiling = math.inf if band["up_to_gb"] is None else float(band["up_to_gb"])
+        cost += max(0.0, min(quantity, ceiling) - floor) * float(band["per_gb"])
+        floor = ceiling
+        if quantity <= ceiling:
+            break
+    return cost
+
+
+def _delivery_sources(profile: Profile, prices: Mapping[str, Any]) -> dict[str, str]:
+    if not profile.delivery.enabled:
+        return {}
+    return {"cloudfront": str(prices["cloudfront"]["source"])}
+
+
+def _delivery_assumptions(profile: Profile, prices: Mapping[str, Any]) -> dict[str, str]:
+    if not profile.delivery.enabled:
+        return {}
+    assumed = prices["cloudfront"].get("assumptions", {})
+    return {f"cloudfront.{key}": str(text) for key, text in assumed.items()}
 
 
 # --- the report -----------------------------------------------------------------------------

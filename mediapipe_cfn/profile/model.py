@@ -578,6 +578,175 @@ class Notifications(Strict):
     )
 
 
+# --- delivery (CloudFront in front of the outputs bucket) -------------------------------------
+
+# ACM certificates for CloudFront must live in us-east-1, whatever the stack's Region.
+ACM_CERTIFICATE_ARN_PATTERN = (
+    r"^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[A-Za-z0-9-]{1,128}$"
+)
+# A WAF web ACL for CloudFront has the CLOUDFRONT scope: it is global and lives in us-east-1.
+WEB_ACL_ARN_PATTERN = (
+    r"^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/[A-Za-z0-9_-]{1,128}/[a-f0-9-]{36}$"
+)
+DOMAIN_NAME_PATTERN = r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+# An http(s) origin as a browser sends it in the Origin header: scheme, host, optional port.
+CORS_ORIGIN_PATTERN = r"^https?://(\*\.)?[a-z0-9.-]{1,253}(:[0-9]{1,5})?$"
+PEM_PUBLIC_KEY_PATTERN = (
+    r"^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]{100,4000}\n?-----END PUBLIC KEY-----\n?$"
+)
+
+
+class CustomDomain(Strict):
+    """Serve playback from your own host names instead of the cloudfront.net domain."""
+
+    aliases: Annotated[list[str], Field(min_length=1, max_length=10)]
+    """Host names (CNAMEs) of the distribution; the first one is used in playback URLs."""
+    certificate_arn: str
+    """ARN of an ACM certificate in us-east-1 covering every alias (TLS 1.2 or newer is served)."""
+
+    @field_validator("aliases")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        if value and value[0].startswith("*."):
+            raise ValueError(
+                "the first alias is the host of playback URLs: it must not be a wildcard"
+            )
+        for name in value:
+            if len(name) > 253 or not re.match(DOMAIN_NAME_PATTERN, name):
+                raise ValueError(
+                    f"{name!r} is not a lower-case DNS host name (e.g. video.example.com)"
+                )
+        return value
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate_in_us_east_1(cls, value: str) -> str:
+        if re.match(ACM_CERTIFICATE_ARN_PATTERN, value):
+            return value
+        region = value.split(":")[3] if value.count(":") >= 5 else ""
+        if value.startswith("arn:") and ":acm:" in value and region != "us-east-1":
+            raise ValueError(
+                f"the certificate is in {region or 'no Region'}; CloudFront only uses ACM "
+                "certificates in us-east-1 (request or import one there)"
+            )
+        raise ValueError(
+            "expected an ACM certificate ARN 'arn:aws:acm:us-east-1:<account>:certificate/<id>'"
+        )
+
+
+class GeoRestriction(Strict):
+    """Countries that may, or may not, play the outputs."""
+
+    type: Literal["none", "allowlist", "blocklist"] = "none"
+    """'allowlist': only these countries; 'blocklist': all but these; 'none': everyone."""
+    countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] = Field(default_factory=list)
+    """ISO 3166-1 alpha-2 country codes (e.g. DE, US)."""
+
+    @model_validator(mode="after")
+    def _countries_match_type(self) -> GeoRestriction:
+        if self.type == "none" and self.countries:
+            raise RuleViolation("countries", "must be empty when type is 'none'")
+        if self.type != "none" and not self.countries:
+            raise RuleViolation("countries", f"must name at least one country for '{self.type}'")
+        return self
+
+
+class SignedDelivery(Strict):
+    """Only viewers holding a CloudFront signed URL or signed cookies can play."""
+
+    enabled: bool = False
+    """Require signed URLs or cookies on every request."""
+    public_key_pem: str = ""
+    """PEM ('-----BEGIN PUBLIC KEY-----...') of the RSA key pair your backend signs with; the
+    stack parameter DeliveryPublicKeyPem defaults to it."""
+
+    @model_validator(mode="after")
+    def _key_when_enabled(self) -> SignedDelivery:
+        if self.enabled and not re.match(PEM_PUBLIC_KEY_PATTERN, self.public_key_pem):
+            raise RuleViolation(
+                "public_key_pem",
+                "signed delivery needs the PEM of an RSA public key "
+                "('-----BEGIN PUBLIC KEY-----' ... '-----END PUBLIC KEY-----')",
+            )
+        return self
+
+
+class Delivery(Strict):
+    """A CloudFront distribution in front of the outputs bucket (docs/delivery.md)."""
+
+    enabled: bool = False
+    """Add the distribution, and playback URLs to each processed asset."""
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = Field(
+        "PriceClass_100",
+        description=(
+            "Edge locations used: 100 (North America, Europe, Israel), 200 (adds most of Asia, "
+            "the Middle East and Africa) or All."
+        ),
+    )
+    manifest_ttl_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(
+        30,
+        description=(
+            "How long edges cache .m3u8, .mpd and manifest.json (a re-processed asset's "
+            "manifests are seen within this time); segments, MP4 and images are cached long."
+        ),
+    )
+    cors_allowed_origins: Annotated[list[str], Field(min_length=1, max_length=50)] = Field(
+        default_factory=lambda: ["*"],
+        description=(
+            "Origins of the web pages whose players may fetch the outputs; '*' allows any page "
+            "(public delivery only: signed cookies need the exact origins)."
+        ),
+    )
+    origin_shield_region: Annotated[str, Field(pattern=r"^$|^[a-z]{2}(-[a-z]+)+-[0-9]$")] = Field(
+        "", description="Region of an Origin Shield cache in front of the bucket; empty: none."
+    )
+    geo_restriction: GeoRestriction = Field(default_factory=GeoRestriction)
+    """Country allow or block list."""
+    web_acl_arn: str = Field(
+        "",
+        description="ARN of a WAF web ACL (CLOUDFRONT scope, us-east-1) to attach; empty: none.",
+    )
+    custom_domain: CustomDomain | None = None
+    """Your own host names and their ACM certificate; null: the cloudfront.net domain."""
+    signed: SignedDelivery = Field(default_factory=SignedDelivery)
+    """Signed URLs or cookies."""
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not re.match(CORS_ORIGIN_PATTERN, origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: expected '*' or 'https://host[:port]' "
+                    "(scheme and host, no path)"
+                )
+        if "*" in value and len(value) > 1:
+            raise ValueError("'*' allows every origin; it cannot be combined with others")
+        return value
+
+    @field_validator("web_acl_arn")
+    @classmethod
+    def _web_acl(cls, value: str) -> str:
+        if value and not re.match(WEB_ACL_ARN_PATTERN, value):
+            raise ValueError(
+                "expected empty or a WAFv2 web ACL ARN with CLOUDFRONT scope "
+                "'arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _signed_needs_exact_origins(self) -> Delivery:
+        # Signed cookies travel only on credentialed requests, and browsers refuse a
+        # credentialed response whose Access-Control-Allow-Origin is '*'.
+        if self.signed.enabled and self.cors_allowed_origins == ["*"]:
+            raise RuleViolation(
+                "cors_allowed_origins",
+                "must list the players' origins (e.g. https://www.example.com) when "
+                "signed.enabled is true: signed cookies need credentialed CORS, which '*' denies",
+            )
+        return self
+
+
 class Profile(Strict):
     """A complete description of one pipeline deployment."""
 
@@ -621,6 +790,8 @@ class Profile(Strict):
     """Downstream notifications of final asset states."""
     reliability: Reliability = Field(default_factory=Reliability)
     """The reconciler that finishes stuck assets and owed announcements."""
+    delivery: Delivery = Field(default_factory=Delivery)
+    """CloudFront delivery of the outputs to players."""
     observability: Observability = Field(default_factory=Observability)
     """Where MediaConvert job events are logged."""
     tags: dict[

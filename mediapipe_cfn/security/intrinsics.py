@@ -331,6 +331,28 @@ RESOURCE_MODELS: Final[Mapping[str, ResourceModel]] = {
         "AlarmName", "name", _service_arn("cloudwatch", "alarm:{name}")
     ),
     "AWS::CloudWatch::Dashboard": ResourceModel("DashboardName", "name", None),
+    # A distribution's Ref is its ID; the sample uses the generated name as that ID.
+    "AWS::CloudFront::Distribution": ResourceModel(
+        None,
+        "name",
+        lambda env, name, _: (
+            f"arn:{env.partition}:cloudfront::{env.account_id}:distribution/{name}"
+        ),
+        {
+            "Id": lambda env, name, _: name,
+            "DomainName": lambda env, name, _: f"{name.lower()}.cloudfront.net",
+        },
+    ),
+    **{
+        f"AWS::CloudFront::{kind}": ResourceModel(None, "name", None, {"Id": lambda e, n, _: n})
+        for kind in (
+            "OriginAccessControl",
+            "CachePolicy",
+            "ResponseHeadersPolicy",
+            "PublicKey",
+            "KeyGroup",
+        )
+    },
 }
 
 

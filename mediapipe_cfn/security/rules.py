@@ -6,6 +6,11 @@
 * No wildcard in an allowed action (``s3:*``, ``s3:Get*``, ``*``), no ``NotAction`` or
   ``NotResource`` in an Allow statement: each grants more than it names.
 * No Allow to every principal (``"*"``) in a resource policy: the pipeline publishes nothing.
+* No Allow to an AWS service in a bucket or key policy (the read paths to the media) without a
+  condition that pins the request to this pipeline's resources or account (``aws:SourceArn``,
+  ``aws:SourceAccount``, ``aws:SourceOwner`` or a KMS encryption context): otherwise any
+  customer's use of the service could read the data (the confused deputy). The CloudFront read
+  and decrypt grants are such statements.
 
 Deny statements are not restricted: a broad Deny (``s3:*`` to everyone over plain HTTP) can only
 take access away.
@@ -113,10 +118,47 @@ def _everyone(principal: object) -> bool:
     return isinstance(principal, Mapping) and "*" in sequence_of(principal.get("AWS"))
 
 
+# Condition keys that tie a service's request to the resource or account it acts for.
+PINNING_KEYS: Final = frozenset({"aws:sourcearn", "aws:sourceaccount", "aws:sourceowner"})
+ENCRYPTION_CONTEXT_PREFIX: Final = "kms:encryptioncontext:"
+PINNED_POLICY_TYPES: Final = frozenset({"AWS::S3::BucketPolicy", KEY_POLICY_TYPE})
+
+
+def unpinned_service_violations(policy: IamPolicy) -> list[RuleViolation]:
+    """Allow statements of a bucket or key policy that name a service but pin it to nothing."""
+    if policy.kind is not PolicyKind.RESOURCE or policy.resource_type not in PINNED_POLICY_TYPES:
+        return []
+    problems = []
+    for where, statement in _allow_statements(policy):
+        principal = statement.get("Principal")
+        if not (isinstance(principal, Mapping) and "Service" in principal):
+            continue
+        condition = statement.get("Condition")
+        keys = {
+            str(key).lower()
+            for block in (condition.values() if isinstance(condition, Mapping) else [])
+            if isinstance(block, Mapping)
+            for key in block
+        }
+        if not keys & PINNING_KEYS and not any(
+            key.startswith(ENCRYPTION_CONTEXT_PREFIX) for key in keys
+        ):
+            services = ", ".join(str(s) for s in sequence_of(principal["Service"]))
+            problems.append(
+                RuleViolation(
+                    where,
+                    f"allows {services} without aws:SourceArn, aws:SourceAccount or an "
+                    "encryption context condition (confused deputy)",
+                )
+            )
+    return problems
+
+
 def policy_rule_violations(policies: Sequence[IamPolicy]) -> list[RuleViolation]:
     """Every violation of the rules above, in policy order."""
     problems: list[RuleViolation] = []
     for policy in policies:
         problems += resource_star_violations(policy)
         problems += broad_grant_violations(policy)
+        problems += unpinned_service_violations(policy)
     return problems

@@ -16,6 +16,9 @@ from typing import Any
 # SQS queue answers Fn::GetAtt Arn (the only attribute the template asks of them).
 STAND_INS: dict[str, dict[str, Any]] = {
     "AWS::MediaConvert::Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+    # The CloudFront distribution: a bucket answers Ref and Fn::GetAtt DomainName, all the
+    # template asks of it. Its cache, CORS and key resources then have no referrer and go.
+    "AWS::CloudFront::Distribution": {"Type": "AWS::S3::Bucket", "Properties": {}},
 }
 _SUB_NAME = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z.]+)?\}")
 
@@ -29,10 +32,15 @@ def emulator_compatible(template: dict[str, Any], modelled: set[str]) -> dict[st
             resources[name] = _without_tags_moto_misreads(resource)
         elif kind in STAND_INS:
             resources[name] = {**STAND_INS[kind], **_condition_of(resource)}
-        elif _referenced(name, template):
+    # Referrers are looked for after the stand-ins replaced what they stand for.
+    standing = {**template, "Resources": resources}
+    for name, resource in template["Resources"].items():
+        kind = resource["Type"]
+        if kind in modelled or kind in STAND_INS:
+            continue
+        if _referenced(name, standing):
             raise AssertionError(f"{name} ({kind}) has no moto model and no stand-in")
-        else:
-            del resources[name]  # nothing depends on it: the stack stands without it
+        del resources[name]  # nothing depends on it: the stack stands without it
     return {**template, "Resources": resources}
 
 

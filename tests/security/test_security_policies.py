@@ -24,6 +24,7 @@ from mediapipe_cfn.security.rules import (
     broad_grant_violations,
     policy_rule_violations,
     resource_star_violations,
+    unpinned_service_violations,
 )
 
 PROFILES = list(builtin_profiles())
@@ -289,3 +290,52 @@ def test_public_allow_in_a_resource_policy_is_reported() -> None:
         kind=PolicyKind.RESOURCE,
     )
     assert broad_grant_violations(deny_everyone) == []
+
+
+def bucket_policy(*statements: dict[str, Any]) -> IamPolicy:
+    return dataclasses.replace(
+        identity(*statements, kind=PolicyKind.RESOURCE), resource_type="AWS::S3::BucketPolicy"
+    )
+
+
+CLOUDFRONT_READ = {
+    "Sid": "CloudFrontReads",
+    "Effect": "Allow",
+    "Principal": {"Service": ["cloudfront.amazonaws.com"]},
+    "Action": ["s3:GetObject"],
+    "Resource": ["arn:aws:s3:::outputs/*"],
+}
+
+
+@pytest.mark.parametrize(
+    ("condition", "violates"),
+    [
+        (None, True),
+        ({"Bool": {"aws:SecureTransport": "true"}}, True),
+        (
+            {"ArnEquals": {"aws:SourceArn": "arn:aws:cloudfront::123456789012:distribution/E1"}},
+            False,
+        ),
+        ({"StringEquals": {"AWS:SourceAccount": "123456789012"}}, False),
+        ({"StringLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:*"}}, False),
+    ],
+)
+def test_a_service_in_a_bucket_policy_must_be_pinned(
+    condition: dict[str, Any] | None, violates: bool
+) -> None:
+    statement = (
+        CLOUDFRONT_READ if condition is None else {**CLOUDFRONT_READ, "Condition": condition}
+    )
+    found = unpinned_service_violations(bucket_policy(statement))
+    assert bool(found) is violates
+    if violates:
+        assert "cloudfront.amazonaws.com" in found[0].message
+        assert "confused deputy" in found[0].message
+
+
+def test_the_pinning_rule_reads_bucket_and_key_policies_only() -> None:
+    unpinned_queue = identity(CLOUDFRONT_READ, kind=PolicyKind.RESOURCE)
+    assert unpinned_service_violations(unpinned_queue) == []
+    assert unpinned_service_violations(identity(CLOUDFRONT_READ)) == []  # an identity policy
+    key = dataclasses.replace(unpinned_queue, resource_type="AWS::KMS::Key")
+    assert unpinned_service_violations(key) != []

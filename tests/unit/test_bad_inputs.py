@@ -334,6 +334,76 @@ VALUE_ROWS = [
     _profile("output-path-long", "output_path: '" + "a" * 300 + "/{assetId}/'\n", r"at most 256"),
     _profile("environment", "environment: production\n", r"'dev', 'test' or 'prod'"),
     _profile("deletion-protection", "database: {deletion_protection: 'yes'}\n", r"valid boolean"),
+    # delivery
+    _profile(
+        "delivery-certificate-region",
+        "delivery: {enabled: true, custom_domain: {aliases: [video.example.com], certificate_arn: "
+        "'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d'}}\n",
+        r"delivery\.custom_domain\.certificate_arn: the certificate is in eu-west-1; CloudFront "
+        r"only uses ACM certificates in us-east-1",
+    ),
+    _profile(
+        "delivery-certificate-not-arn",
+        "delivery: {custom_domain: {aliases: [video.example.com], certificate_arn: mycert}}\n",
+        r"delivery\.custom_domain\.certificate_arn: expected an ACM certificate ARN",
+    ),
+    _profile(
+        "delivery-alias-upper",
+        "delivery: {custom_domain: {aliases: [Video.Example.com], certificate_arn: x}}\n",
+        r"delivery\.custom_domain\.aliases: 'Video\.Example\.com' is not a lower-case DNS host",
+    ),
+    _profile(
+        "delivery-alias-wildcard-first",
+        "delivery: {custom_domain: {aliases: ['*.example.com'], certificate_arn: x}}\n",
+        r"delivery\.custom_domain\.aliases: the first alias .* must not be a wildcard",
+    ),
+    _profile(
+        "delivery-signed-star-origin",
+        'delivery: {enabled: true, signed: {enabled: true, public_key_pem: "-----BEGIN PUBLIC KEY'
+        "-----\\n" + "A" * 200 + '\\n-----END PUBLIC KEY-----\\n"}}\n',
+        r"delivery\.cors_allowed_origins: must list the players' origins",
+    ),
+    _profile(
+        "delivery-signed-no-key",
+        "delivery: {signed: {enabled: true}, cors_allowed_origins: ['https://a.example.com']}\n",
+        r"delivery\.signed\.public_key_pem: signed delivery needs the PEM of an RSA public key",
+    ),
+    _profile(
+        "delivery-origin-with-path",
+        "delivery: {cors_allowed_origins: ['https://a.example.com/player']}\n",
+        r"delivery\.cors_allowed_origins: .* is not an origin",
+    ),
+    _profile(
+        "delivery-star-and-origin",
+        "delivery: {cors_allowed_origins: ['*', 'https://a.example.com']}\n",
+        r"delivery\.cors_allowed_origins: '\*' allows every origin",
+    ),
+    _profile(
+        "delivery-geo-without-countries",
+        "delivery: {geo_restriction: {type: allowlist}}\n",
+        r"delivery\.geo_restriction\.countries: must name at least one country for 'allowlist'",
+    ),
+    _profile(
+        "delivery-geo-type",
+        "delivery: {geo_restriction: {type: whitelist, countries: [DE]}}\n",
+        r"delivery\.geo_restriction\.type: must be 'none', 'allowlist' or 'blocklist'",
+    ),
+    _profile(
+        "delivery-web-acl-regional",
+        "delivery: {web_acl_arn: 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/a/"
+        "0a1b2c3d-4e5f-6789-abcd-ef0123456789'}\n",
+        r"delivery\.web_acl_arn: expected empty or a WAFv2 web ACL ARN with CLOUDFRONT scope",
+    ),
+    _profile(
+        "delivery-price-class",
+        "delivery: {price_class: PriceClass_50}\n",
+        r"delivery\.price_class: must be 'PriceClass_100', 'PriceClass_200' or 'PriceClass_All'",
+    ),
+    _profile(
+        "delivery-manifest-ttl",
+        "delivery: {manifest_ttl_seconds: 0}\n",
+        r"delivery\.manifest_ttl_seconds: .*greater than or equal to 1",
+    ),
 ]
 
 # --- Profiles that load but render what AWS would refuse (exit 1, findings listed) ---------------

@@ -38,7 +38,8 @@ ACTIONS_WITHOUT_RESOURCE_TYPES = {
     "mediaconvert:Probe",
 }
 # Env names the template may leave unset: the handlers fall back to a default.
-OPTIONAL_ENV = {Env.MEDIACONVERT_ENDPOINT}
+# Not set by the default profile: an endpoint override, and playback (delivery off).
+OPTIONAL_ENV = {Env.MEDIACONVERT_ENDPOINT, Env.PLAYBACK_BASE_URL}
 
 
 @cache

@@ -314,3 +314,62 @@ def test_every_builtin_profile_can_be_estimated(name: str) -> None:
 def test_bad_inputs_are_refused(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         estimate(load_profile("default"), **kwargs)
+
+
+# --- CloudFront delivery ---------------------------------------------------------------------
+
+
+def cloudfront_lines(result: Estimate) -> dict[str, Any]:
+    return {line.unit: line for line in result.requests if line.service == "CloudFront"}
+
+
+def test_without_delivery_nothing_is_billed_for_cloudfront() -> None:
+    result = run(load_profile("default"))
+    assert cloudfront_lines(result) == {}
+    assert "cloudfront" not in result.prices_source
+    assert not any(key.startswith("cloudfront.") for key in result.assumptions)
+
+
+def test_delivery_bills_viewing_under_the_stated_assumption() -> None:
+    prices = load_prices()
+    viewing = prices["cloudfront"]["viewing"]
+    profile = profile_of(delivery={"enabled": True})
+    result = run(profile)
+    lines_by_unit = cloudfront_lines(result)
+    views = UPLOADS * 30 * viewing["views_per_asset_per_month"]
+    watched = MINUTES * 60 * viewing["watched_fraction"]
+    # Top rung 6,000 kb/s at the QVBR average (0.6) plus 128 kb/s of audio.
+    gigabytes = views * (6000 * 0.6 + 128) * 1000 * watched / 8 / 1024**3
+    assert lines_by_unit["GB"].quantity == pytest.approx(gigabytes)
+    segments = watched / profile.video.segment_seconds
+    assert lines_by_unit["requests"].quantity == pytest.approx(views * (segments * 2 + 3))
+    assert lines_by_unit["requests"].cost == pytest.approx(views * (segments * 2 + 3) / 1e4 * 0.01)
+    assert result.prices_source["cloudfront"].startswith("https://aws.amazon.com/cloudfront/")
+    assert "cloudfront.viewing.watched_fraction" in result.assumptions
+    assert "CloudFront" in result.format_table()
+
+
+def test_more_views_cost_more_and_the_override_file_sets_them(tmp_path: Path) -> None:
+    override = tmp_path / "prices.json"
+    override.write_text(json.dumps({"cloudfront": {"viewing": {"views_per_asset_per_month": 40}}}))
+    profile = profile_of(delivery={"enabled": True})
+    base, doubled = run(profile), run(profile, prices=load_prices(override))
+    assert cloudfront_lines(doubled)["GB"].quantity == pytest.approx(
+        2 * cloudfront_lines(base)["GB"].quantity
+    )
+    assert doubled.requests_cost > base.requests_cost
+
+
+def test_data_transfer_is_priced_in_volume_bands() -> None:
+    from mediapipe_cfn.mediaconvert.cost import banded_cost
+
+    bands = load_prices()["cloudfront"]["data_transfer_out_bands"]
+    assert banded_cost(0, bands) == 0
+    assert banded_cost(10240, bands) == pytest.approx(10240 * 0.085)
+    assert banded_cost(20000, bands) == pytest.approx(10240 * 0.085 + 9760 * 0.08)
+    huge = 6_000_000
+    expected = (
+        10240 * 0.085 + 40960 * 0.08 + 102400 * 0.06 + 358400 * 0.04 + 536576 * 0.03
+        + 4194304 * 0.025 + (huge - 5242880) * 0.02
+    )  # fmt: skip
+    assert banded_cost(huge, bands) == pytest.approx(expected)
