@@ -89,6 +89,8 @@ class Attr(StrEnum):
     DEAD_LETTERS = "deadLetters"  # ids of dead-letter-queue messages about this asset
     # With CloudFront delivery: playback URLs of a SUCCEEDED asset (see PLAYBACK_KEYS).
     PLAYBACK = "playback"
+    # ISO 639-2 codes of the captions the outputs carry (sidecar or embedded); absent if none.
+    CAPTION_LANGUAGES = "captionLanguages"
 
 
 # Global secondary indexes: each partitions by one attribute and sorts by a timestamp.
@@ -148,12 +150,11 @@ MANIFEST_FILE_NAME: Final = "manifest.json"
 
 # Keys of the ``playback`` map (record, manifest.json, MediaAsset Processed): HLS and DASH
 # manifest URLs, the MP4 URLs (a list) and the poster image URL; a key is absent when its format
-# is off. The poster is the frame capture whose name carries POSTER_NAME_MODIFIER.
+# is off. The poster is the frame capture the orchestrator chose for it.
 PLAYBACK_HLS: Final = "hls"
 PLAYBACK_DASH: Final = "dash"
 PLAYBACK_MP4: Final = "mp4"
 PLAYBACK_POSTER: Final = "poster"
-POSTER_NAME_MODIFIER: Final = "_poster"
 
 
 # Output formats a profile can turn on; also the values of META_FORMAT and DIMENSION_FORMAT.

@@ -48,9 +48,22 @@ from botocore.exceptions import ClientError
 
 from mediapipe_cfn.contract import FINAL_STATUSES, AssetStatus, Attr, Metric
 from mediapipe_cfn.mediaconvert.ladder import SourceInfo, UnusableSourceError
-from mediapipe_cfn.mediaconvert.settings import build_create_job_request, plan_jobs
+from mediapipe_cfn.mediaconvert.settings import (
+    CaptionFile,
+    build_create_job_request,
+    caption_languages,
+    plan_jobs,
+    poster_path,
+)
 from mediapipe_handlers import clock
 from mediapipe_handlers.backoff import backoff_seconds
+from mediapipe_handlers.captions import (
+    caption_from_record,
+    caption_to_record,
+    copy_sidecar,
+    find_sidecar,
+    is_sidecar_upload,
+)
 from mediapipe_handlers.failures import PermanentFailure, TransientFailure, describe
 from mediapipe_handlers.lifecycle import (
     FINAL_RANK,
@@ -248,6 +261,10 @@ class Orchestrator:
             key, missing = upload.key_candidates()[0], failure.reason
         except Exception as error:
             self._retry_later(delivery, None, error)
+        if self._is_caption_file(upload, key):
+            # Picked up by its video when that is planned; not an asset of its own.
+            self.log.info("caption file uploaded; it goes with its video", extra={"s3_key": key})
+            return
         asset_id = derive_asset_id(upload.bucket, key, upload.version_id, upload.sequencer)
         with asset_context(asset_id):
             self._guarded(
@@ -255,6 +272,17 @@ class Orchestrator:
                 asset_id,
                 lambda: self._ingest_asset(upload, key, asset_id, delivery, missing),
             )
+
+    def _is_caption_file(self, upload: UploadEvent, key: str) -> bool:
+        config = self.runtime.config
+        return (
+            upload.bucket == self.runtime.env.uploads_bucket
+            and key.startswith(config.ingest.prefix)
+            and is_sidecar_upload(key, config.ingest.extensions, self._sidecar_extensions())
+        )
+
+    def _sidecar_extensions(self) -> list[str]:
+        return list(self.runtime.config.transcoding["quality"]["captions"]["sidecarExtensions"])
 
     def _ingest_asset(
         self,
@@ -452,19 +480,52 @@ class Orchestrator:
             formats = plan_jobs(self.runtime.config.transcoding, outcome.source)
         except UnusableSourceError as error:
             raise PermanentFailure(str(error), FailureKind.UNUSABLE_SOURCE) from error
+        spec = self.runtime.config.transcoding
+        sidecar = (
+            self._sidecar(item) if outcome.source is None or outcome.source.has_video else None
+        )
+        languages = caption_languages(spec, outcome.source, sidecar)
         now = clock.now_iso()
         source_doc = dict(item.get(Attr.SOURCE) or {})
         source_doc.update(
             {"probe": source_to_record(outcome.source), "probeNote": outcome.note, "plannedAt": now}
         )
-        if self.repo.record_plan(item[Attr.ASSET_ID], formats, source_doc, now):
-            self.log.info("plan recorded", extra={"formats": formats, "probe": outcome.note})
-            return {**item, Attr.FORMATS: formats, Attr.SOURCE: source_doc}
+        if sidecar is not None:
+            source_doc["captions"] = caption_to_record(sidecar)
+        poster = poster_path(spec, outcome.source)
+        if poster is not None:
+            source_doc["poster"] = poster
+        if self.repo.record_plan(item[Attr.ASSET_ID], formats, source_doc, now, languages):
+            self.log.info(
+                "plan recorded",
+                extra={"formats": formats, "probe": outcome.note, "captions": languages},
+            )
+            planned = {**item, Attr.FORMATS: formats, Attr.SOURCE: source_doc}
+            return {**planned, Attr.CAPTION_LANGUAGES: languages} if languages else planned
         # Another delivery planned (or finished) first: continue from what it stored.
         current = self.repo.get(item[Attr.ASSET_ID])
         if current is None:
             raise TransientFailure("asset record vanished while planning")
         return current
+
+    def _sidecar(self, item: Mapping[str, Any]) -> CaptionFile | None:
+        """The upload's caption file, copied beside its working copy (None without one)."""
+        extensions = self._sidecar_extensions()
+        bucket, key = str(item[Attr.SOURCE_BUCKET]), str(item[Attr.S3_KEY])
+        found = (
+            find_sidecar(self.runtime.clients.s3, bucket, key, extensions) if extensions else None
+        )
+        if found is None:
+            return None
+        return copy_sidecar(
+            self.runtime.clients.s3,
+            bucket=bucket,
+            key=found,
+            # The asset's own folder beside its working copy, which MediaConvert reads.
+            target_prefix=f"{self.runtime.config.working_copy_prefix}{item[Attr.ASSET_ID]}/",
+            language=str(self.runtime.config.transcoding["quality"]["captions"]["language"]),
+            kms_key_arn=self.runtime.kms_key_arn,
+        )
 
     # ------------------------------------------------------------------ jobs
 
@@ -600,6 +661,7 @@ class Orchestrator:
             pipeline_id=env.pipeline_id,
             kms_key_arn=self.runtime.kms_key_arn,
             attempt=attempt,
+            sidecar=caption_from_record((item.get(Attr.SOURCE) or {}).get("captions")),
         )
         try:
             job_id = create_job(self.runtime.clients.mediaconvert, request)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mediapipe_cfn.contract import MANIFEST_FILE_NAME
+from mediapipe_cfn.contract import MANIFEST_FILE_NAME, Attr
 
 MANIFEST_VERSION = 1
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -94,7 +94,7 @@ def build_manifest(item: Mapping[str, Any], outputs_bucket: str) -> dict[str, An
             "thumbnailCount": summary.get("thumbnailCount", 0),
             "durationMs": summary.get("durationMs"),
         }
-    return {
+    manifest: dict[str, Any] = {
         "version": MANIFEST_VERSION,
         "assetId": item.get("assetId"),
         "uploaderId": item.get("uploaderId"),
@@ -107,6 +107,26 @@ def build_manifest(item: Mapping[str, Any], outputs_bucket: str) -> dict[str, An
         "formats": formats,
         **({"playback": item["playback"]} if item.get("playback") else {}),
     }
+    # Only assets with captions or a poster name them: the others' manifests are unchanged.
+    languages = item.get(Attr.CAPTION_LANGUAGES)
+    if languages:
+        manifest["captionLanguages"] = list(languages)
+    poster = poster_uri(item, outputs_bucket)
+    if poster:
+        manifest["poster"] = _file(poster, base)
+    return manifest
+
+
+def poster_uri(item: Mapping[str, Any], outputs_bucket: str) -> str | None:
+    """The S3 URI of the capture the orchestrator chose as poster, once captures were written.
+
+    Job events name only some of a frame-capture output's files, so the poster is known by the
+    name the plan gave it (the source's ``poster``), not found among the reported paths.
+    """
+    poster = (item.get(Attr.SOURCE) or {}).get("poster")
+    if not poster or not any(s.get("thumbnailCount") for s in (item.get("outputs") or {}).values()):
+        return None
+    return f"s3://{outputs_bucket}/{item.get('outputPrefix') or ''}{poster}"
 
 
 def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:

@@ -16,9 +16,9 @@ from mediapipe_cfn.contract import (
     PLAYBACK_HLS,
     PLAYBACK_MP4,
     PLAYBACK_POSTER,
-    POSTER_NAME_MODIFIER,
     Attr,
 )
+from mediapipe_handlers.outputs import poster_uri
 
 _STREAMING_GROUPS = ("CMAF_GROUP", "HLS_GROUP", "DASH_ISO_GROUP")
 
@@ -38,15 +38,15 @@ def playback_urls(item: Mapping[str, Any], outputs_bucket: str, base_url: str) -
     hls = [u for p in playlists if p.endswith(".m3u8") and (u := url(p))]
     dash = [u for p in playlists if p.endswith(".mpd") and (u := url(p))]
     mp4 = sorted(u for p in _file_outputs(item) if p.lower().endswith(".mp4") and (u := url(p)))
-    posters = sorted(u for p in _images(item) if POSTER_NAME_MODIFIER in p and (u := url(p)))
+    poster = poster_uri(item, outputs_bucket)
     if hls:
         found[PLAYBACK_HLS] = hls[0]
     if dash:
         found[PLAYBACK_DASH] = dash[0]
     if mp4:
         found[PLAYBACK_MP4] = mp4
-    if posters:
-        found[PLAYBACK_POSTER] = posters[0]
+    if poster and (poster_url := url(poster)):
+        found[PLAYBACK_POSTER] = poster_url
     return found
 
 
@@ -67,8 +67,3 @@ def _file_outputs(item: Mapping[str, Any]) -> Iterator[str]:
         if group.get("type") == "FILE_GROUP":
             for output in group.get("outputs") or []:
                 yield from (str(p) for p in output.get("paths") or [])
-
-
-def _images(item: Mapping[str, Any]) -> Iterator[str]:
-    for summary in (item.get(Attr.OUTPUTS) or {}).values():
-        yield from (str(p) for p in summary.get("thumbnails") or [])

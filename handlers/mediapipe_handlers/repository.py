@@ -157,7 +157,12 @@ class AssetRepository:
         return True
 
     def record_plan(
-        self, asset_id: str, formats: Sequence[str], source: Mapping[str, Any], now: str
+        self,
+        asset_id: str,
+        formats: Sequence[str],
+        source: Mapping[str, Any],
+        now: str,
+        caption_languages: Sequence[str] = (),
     ) -> bool:
         """Store the probed source and the formats to produce, while the asset is PENDING."""
         e = _Expression()
@@ -166,6 +171,8 @@ class AssetRepository:
             f"{e.path(Attr.SOURCE)} = {e.value(dict(source))}, "
             f"{e.path(Attr.UPDATED_AT)} = {e.value(now)}"
         )
+        if caption_languages:
+            update += f", {e.path(Attr.CAPTION_LANGUAGES)} = {e.value(list(caption_languages))}"
         condition = f"{e.path(Attr.STATUS)} = {e.value(AssetStatus.PENDING)}"
         return self._update(asset_id, e, update, condition, returning=False) is not None
 

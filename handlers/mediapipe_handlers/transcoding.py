@@ -85,8 +85,9 @@ def source_from_record(document: Mapping[str, Any] | None) -> SourceInfo | None:
         return None
     known = {f.name for f in dataclasses.fields(SourceInfo)}
     values = {k: v for k, v in document.items() if k in known}
-    if "problems" in values:
-        values["problems"] = tuple(values["problems"])
+    for name in ("problems", "embedded_captions"):
+        if name in values:
+            values[name] = tuple(values[name])
     return SourceInfo(**values)
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "MediaConvertLine",
     "OutputCharge",
     "StorageMonth",
+    "add_on_rate",
     "cost_per_source_minute",
     "estimate",
     "load_prices",
@@ -149,6 +150,7 @@ class OutputCharge:
     segment_seconds: int | None = None  # None: one file per output
     images: int = 0  # frame captures per source (frames outputs)
     image_bytes: float = 0.0
+    add_ons: tuple[str, ...] = ()  # features billed per output minute on top (prices "quality")
 
 
 def output_charges(
@@ -207,6 +209,8 @@ def _group_charges(
         codec = _video_codec(output)
         if codec == "FRAME_CAPTURE":
             charges.append(_frames_charge(base, output, prices, accelerated, duration_seconds))
+        elif codec is None and not output.get("AudioDescriptions"):
+            continue  # a captions-only output: the estimate's sources carry no captions
         elif codec is None:
             charges.append(_audio_charge(base, output, prices, accelerated, segment))
         elif automated:
@@ -215,7 +219,62 @@ def _group_charges(
             charges.append(
                 _video_charge(base, output, source, prices, segment, accelerated, automated)
             )
+    charges += _trick_play_charges(spec, prices, job, group, duration_seconds)
     return charges
+
+
+def _trick_play_charges(
+    spec: Mapping[str, Any],
+    prices: Mapping[str, Any],
+    job: str,
+    group: Mapping[str, Any],
+    duration_seconds: float,
+) -> list[OutputCharge]:
+    """Image-based trick play: assumed to bill like one more frame-capture output, writing one
+    tile image per segment (see prices.json, key "quality")."""
+    settings = next(
+        (v for v in group["OutputGroupSettings"].values() if isinstance(v, Mapping)), {}
+    )
+    if settings.get("ImageBasedTrickPlay", "NONE") == "NONE":
+        return []
+    multiplier = float(prices["quality"]["trick_play_multiplier"])
+    thumbnails = spec["formats"]["thumbnails"]
+    segment = int(spec["video"]["segmentSeconds"])
+    pixels = int(thumbnails["width"]) * int(thumbnails["height"])
+    return [
+        OutputCharge(
+            job=job,
+            group=str(group["OutputGroupSettings"]["Type"]),
+            name="(trick play)",
+            kind="frames",
+            resolution_class="frames",
+            tier=BASIC,
+            multiplier=multiplier,
+            reasons=(f"image-based trick play x{multiplier:g} (assumed)",),
+            images=math.ceil(duration_seconds / segment),
+            image_bytes=pixels * float(prices["workload"]["jpeg_bytes_per_pixel"]),
+        )
+    ]
+
+
+def _preprocessor_reasons(video: Mapping[str, Any]) -> list[str]:
+    """Professional-tier picture features an output uses (assumed: see prices.json)."""
+    preprocessors = video.get("VideoPreprocessors") or {}
+    return [
+        reason
+        for reason, key in (
+            ("Professional: HDR tone mapping", "ColorCorrector"),
+            ("Professional: deinterlacer", "Deinterlacer"),
+        )
+        if key in preprocessors
+    ]
+
+
+def _audio_add_ons(output: Mapping[str, Any]) -> tuple[str, ...]:
+    normalized = any(
+        "AudioNormalizationSettings" in d for d in output.get("AudioDescriptions") or []
+    )
+    return ("loudness",) if normalized else ()
 
 
 def _resolution_class(width: int, height: int) -> str:
@@ -267,6 +326,7 @@ def _video_charge(
     width, height = int(video["Width"]), int(video["Height"])
     multiplier, reasons = _video_multiplier(prices, width, height, codec, multi_pass, source)
     professional = _professional_reasons(codec, multi_pass, automated, accelerated)
+    professional += _preprocessor_reasons(video)
     ratio = float(prices["workload"]["qvbr_average_to_max_bitrate"])
     bitrate = codec_settings["MaxBitrate"] * ratio + _muxed_audio_bps(output)
     return OutputCharge(
@@ -278,6 +338,7 @@ def _video_charge(
         reasons=tuple(reasons + professional),
         average_bitrate_bps=bitrate,
         segment_seconds=segment,
+        add_ons=_audio_add_ons(output),
     )
 
 
@@ -360,6 +421,7 @@ def _audio_charge(
         reasons=(f"audio-only x{multiplier:g}",),
         average_bitrate_bps=_muxed_audio_bps(output),
         segment_seconds=segment,
+        add_ons=_audio_add_ons(output),
     )
 
 
@@ -376,13 +438,14 @@ def _frames_charge(
     images = min(int(capture["MaxCaptures"]), math.floor(duration_seconds / interval) + 1)
     multiplier = float(prices["mediaconvert"]["frame_capture_multiplier"])
     pixels = int(video["Width"]) * int(video["Height"])
+    professional = _preprocessor_reasons(video)
     return OutputCharge(
         **base,
         kind="frames",
         resolution_class="frames",
-        tier=PROFESSIONAL if accelerated else BASIC,
+        tier=PROFESSIONAL if accelerated or professional else BASIC,
         multiplier=multiplier,
-        reasons=(f"frame capture x{multiplier:g}",),
+        reasons=(f"frame capture x{multiplier:g}", *professional),
         images=images,
         image_bytes=pixels * float(prices["workload"]["jpeg_bytes_per_pixel"]),
     )
@@ -391,9 +454,19 @@ def _frames_charge(
 def cost_per_source_minute(
     charges: Sequence[OutputCharge], prices: Mapping[str, Any], tier: str | None = None
 ) -> float:
-    """MediaConvert cost of one source minute; ``tier`` prices every output at that tier."""
+    """MediaConvert cost of one source minute; ``tier`` prices every output at that tier.
+
+    Add-on features (loudness normalisation) are billed per output minute on top."""
     rates = prices["mediaconvert"]["per_normalized_minute"]
-    return sum(c.multiplier * float(rates[tier or c.tier]) for c in charges)
+    return sum(
+        c.multiplier * float(rates[tier or c.tier]) + add_on_rate(c, prices) for c in charges
+    )
+
+
+def add_on_rate(charge: OutputCharge, prices: Mapping[str, Any]) -> float:
+    """What the charge's add-on features cost per minute of output."""
+    rates = prices["quality"]["add_on_per_output_minute"]
+    return sum(float(rates[name]) for name in charge.add_ons)
 
 
 # ------------------------------------------------------------------------------------------
@@ -577,7 +650,9 @@ def estimate(
         requests=tuple(
             _request_lines(profile, spec, charges, prices, assets_per_month, len(jobs), duration)
         ),
-        assumptions=dict(prices.get("assumptions", {})) | _delivery_assumptions(profile, prices),
+        assumptions=dict(prices.get("assumptions", {}))
+        | prices.get("quality", {}).get("assumptions", {})
+        | _delivery_assumptions(profile, prices),
     )
 
 
@@ -602,6 +677,27 @@ def _mediaconvert_lines(
                 output_minutes=len(members) * source_minutes,
                 normalized_minutes=normalized,
                 cost=normalized * float(rates[tier]),
+            )
+        )
+    return lines + _add_on_lines(charges, prices, source_minutes)
+
+
+def _add_on_lines(
+    charges: Sequence[OutputCharge], prices: Mapping[str, Any], source_minutes: float
+) -> list[MediaConvertLine]:
+    """One line per add-on feature: billed per output minute, not normalized."""
+    rates = prices["quality"]["add_on_per_output_minute"]
+    lines = []
+    for name in sorted({name for c in charges for name in c.add_ons}):
+        outputs = sum(name in c.add_ons for c in charges)
+        lines.append(
+            MediaConvertLine(
+                tier="Add-on",
+                resolution_class=name,
+                outputs_per_asset=outputs,
+                output_minutes=outputs * source_minutes,
+                normalized_minutes=0.0,
+                cost=outputs * source_minutes * float(rates[name]),
             )
         )
     return lines

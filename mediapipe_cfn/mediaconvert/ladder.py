@@ -19,6 +19,8 @@ from typing import Any
 
 __all__ = [
     "AUTO_ROTATED_CONTAINERS",
+    "EMBEDDED_CAPTION_CODECS",
+    "HDR_TRANSFERS",
     "UPSCALE_TOLERANCE",
     "SourceInfo",
     "UnusableSourceError",
@@ -37,6 +39,12 @@ MIN_SIDE = 32
 # Containers whose rotation metadata MediaConvert applies with `Rotate: AUTO` (Probe's
 # Container.Format values); other containers are encoded as stored, so their rotation is ignored.
 AUTO_ROTATED_CONTAINERS = frozenset({"mp4", "quicktime"})
+# Probe's TransferCharacteristics of the HDR formats MediaConvert reads: PQ is HDR10 (also the
+# base layer of Dolby Vision profile 8.1), ARIB STD-B67 is HLG (also Dolby Vision 8.4, the
+# iPhone's format). Anything else is treated as SDR.
+HDR_TRANSFERS: Mapping[str, str] = {"SMPTE_2084": "HDR10", "ARIB_B67": "HLG"}
+# Probe's data-track codecs of captions embedded in the video.
+EMBEDDED_CAPTION_CODECS = frozenset({"C608", "C708"})
 
 
 class UnusableSourceError(ValueError):
@@ -66,6 +74,11 @@ class SourceInfo:
     frame_rate: float | None = None
     sample_aspect_ratio: float | None = None
     problems: tuple[str, ...] = ()
+    hdr: str | None = None  # "HDR10" or "HLG"; None for SDR or unknown
+    interlaced: bool = False
+    audio_channels: int | None = None
+    embedded_captions: tuple[str, ...] = ()  # e.g. ("C608",)
+    caption_language: str | None = None  # ISO 639-2 of the embedded captions, when reported
 
     @classmethod
     def from_probe(cls, probe_result: Mapping[str, Any]) -> SourceInfo:
@@ -81,6 +94,7 @@ class SourceInfo:
         video = _first_usable_video_track(tracks, problems)
         has_audio = _has_usable_audio_track(tracks, problems)
         duration = _positive_float(container.get("Duration"))
+        audio_channels = _audio_channels(tracks)
         if video is None:
             return cls(
                 width=None,
@@ -89,8 +103,10 @@ class SourceInfo:
                 has_video=False,
                 has_audio=has_audio,
                 problems=tuple(problems),
+                audio_channels=audio_channels,
             )
         properties = video.get("VideoProperties") or {}
+        codec_metadata = properties.get("CodecMetadata") or {}
         return cls(
             width=int(properties["Width"]),
             height=int(properties["Height"]),
@@ -102,6 +118,11 @@ class SourceInfo:
             frame_rate=_ratio(properties.get("FrameRate")),
             sample_aspect_ratio=_ratio(properties.get("SampleAspectRatio")),
             problems=tuple(problems),
+            hdr=_hdr_format(properties, codec_metadata),
+            interlaced=_is_interlaced(codec_metadata),
+            audio_channels=audio_channels,
+            embedded_captions=_embedded_captions(tracks),
+            caption_language=_caption_language(tracks),
         )
 
     @property
@@ -168,6 +189,43 @@ def _has_usable_audio_track(tracks: Sequence[Mapping[str, Any]], problems: list[
         else:
             usable = True
     return usable
+
+
+def _hdr_format(properties: Mapping[str, Any], codec_metadata: Mapping[str, Any]) -> str | None:
+    """HDR10 or HLG from the transfer function (the container's, else the codec's)."""
+    transfer = properties.get("TransferCharacteristics") or codec_metadata.get(
+        "TransferCharacteristics"
+    )
+    return HDR_TRANSFERS.get(str(transfer)) if transfer else None
+
+
+def _is_interlaced(codec_metadata: Mapping[str, Any]) -> bool:
+    """Interlaced when the essence says so: a scan type, or a field order (interlaced only)."""
+    scan_type = str(codec_metadata.get("ScanType") or "").lower()
+    return scan_type.startswith("interlace") or bool(codec_metadata.get("FieldOrder"))
+
+
+def _audio_channels(tracks: Sequence[Mapping[str, Any]]) -> int | None:
+    """Channels of the first usable audio track (the one the default selector picks)."""
+    for track in tracks:
+        if track.get("TrackType") == "audio" and track.get("Codec") not in (None, "UNKNOWN"):
+            channels = (track.get("AudioProperties") or {}).get("Channels")
+            return channels if _positive_int(channels) else None
+    return None
+
+
+def _embedded_captions(tracks: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    found = {str(t.get("Codec")) for t in tracks if t.get("Codec") in EMBEDDED_CAPTION_CODECS}
+    return tuple(sorted(found))
+
+
+def _caption_language(tracks: Sequence[Mapping[str, Any]]) -> str | None:
+    """The first caption track's language, when Probe reports an ISO 639-2 code."""
+    for track in tracks:
+        if track.get("Codec") in EMBEDDED_CAPTION_CODECS:
+            code = str((track.get("DataProperties") or {}).get("LanguageCode") or "").lower()
+            return code if len(code) == 3 and code.isalpha() and code.isascii() else None
+    return None
 
 
 def _track_number(track: Mapping[str, Any], position: int) -> int:

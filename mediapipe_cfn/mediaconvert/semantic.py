@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from mediapipe_cfn import contract
 from mediapipe_cfn.mediaconvert.ladder import SourceInfo, UnusableSourceError
 from mediapipe_cfn.mediaconvert.settings import (
+    CaptionFile,
     build_create_job_request,
     iter_outputs,
     job_formats,
@@ -89,7 +90,15 @@ REPRESENTATIVE_SOURCES: Mapping[str, SourceInfo | None] = {
     "video without audio": SourceInfo(1280, 720, has_audio=False, duration_seconds=30.0),
     "audio-only": SourceInfo(None, None, has_video=False, duration_seconds=180.0),
     "no source description": None,
+    "HDR10 2160p": SourceInfo(3840, 2160, duration_seconds=124.0, frame_rate=24.0, hdr="HDR10"),
+    "HLG phone clip 5 s": SourceInfo(1920, 1080, rotation=90, duration_seconds=5.0, hdr="HLG"),
+    "interlaced 1080i": SourceInfo(1920, 1080, duration_seconds=1800.0, interlaced=True),
+    "5.1 audio": SourceInfo(1920, 1080, duration_seconds=5412.0, audio_channels=6),
+    "mono audio": SourceInfo(1280, 720, duration_seconds=60.0, audio_channels=1),
+    "608 captions": SourceInfo(1280, 720, duration_seconds=612.0, embedded_captions=("C608",)),
 }
+# A sidecar caption file beside the upload, checked with the 1080p source.
+EXAMPLE_SIDECAR = CaptionFile("s3://example-uploads/uploads/uploader-1/movie.vtt", "vtt", "eng")
 
 
 # ------------------------------------------------------------------------------------------
@@ -109,6 +118,139 @@ def check_settings(settings: Mapping[str, Any], root: str = "Settings") -> list[
             findings += _check_abr_group(group, path)
     findings += _check_automated_abr_everywhere(groups, root)
     findings += _check_not_only_frame_captures(settings, root)
+    findings += _check_colour(settings, root)
+    findings += _check_captions(settings, root)
+    findings += _check_audio_remix(settings, root)
+    return findings
+
+
+# --- colour, trick play, captions and audio remixing -----------------------------------------
+
+_HDR_INPUT_SPACES = frozenset({"HDR10", "HLG_2020", "P3D65_HDR"})
+_HDR_CONVERSIONS = frozenset({"FORCE_HDR10", "FORCE_HLG_2020", "FORCE_P3D65_HDR"})
+_SDR_CONVERSIONS = frozenset({"FORCE_601", "FORCE_709", "FORCE_P3D65_SDR"})
+_TEN_BIT_PROFILES = frozenset(
+    {"MAIN10_MAIN", "MAIN10_HIGH", "MAIN_422_10BIT_MAIN", "MAIN_422_10BIT_HIGH"}
+)
+_AAC_CHANNELS = {"CODING_MODE_1_0": 1, "CODING_MODE_2_0": 2, "CODING_MODE_5_1": 6}
+
+
+def _is_ten_bit_hevc(output: Mapping[str, Any]) -> bool:
+    codec, codec_settings = _codec(output)
+    return codec == "H_265" and codec_settings.get("CodecProfile") in _TEN_BIT_PROFILES
+
+
+def _check_colour(settings: Mapping[str, Any], root: str) -> list[Finding]:
+    """HDR colour only on HEVC 10-bit; an HDR source's 8-bit outputs must be tone-mapped."""
+    inputs = settings.get("Inputs") or []
+    spaces = {str((i.get("VideoSelector") or {}).get("ColorSpace", "FOLLOW")) for i in inputs}
+    hdr_input = bool(spaces & _HDR_INPUT_SPACES)
+    findings: list[Finding] = []
+    for group, index, output in iter_outputs(settings):
+        video = _video(output)
+        corrector = (video.get("VideoPreprocessors") or {}).get("ColorCorrector") or {}
+        conversion = corrector.get("ColorSpaceConversion", "NONE")
+        where = f"{root}.OutputGroups[{group}].Outputs[{index}].VideoDescription"
+        hdr_out = conversion in _HDR_CONVERSIONS or "Hdr10Metadata" in corrector
+        if hdr_out and not _is_ten_bit_hevc(output):
+            findings.append(
+                Finding(
+                    f"{where}.VideoPreprocessors.ColorCorrector",
+                    "HDR colour needs an HEVC output with a 10-bit profile (MAIN10_*); an "
+                    "8-bit output cannot carry it",
+                )
+            )
+        codec = _codec(output)[0]
+        eight_bit = codec == "FRAME_CAPTURE" or (
+            codec in _CODEC_SETTINGS_KEY and not _is_ten_bit_hevc(output)
+        )
+        if hdr_input and eight_bit and conversion not in _SDR_CONVERSIONS:
+            findings.append(
+                Finding(
+                    f"{where}.VideoPreprocessors.ColorCorrector.ColorSpaceConversion",
+                    "the input is HDR but this 8-bit output is not converted to an SDR colour "
+                    "space (FORCE_709): it would play washed out",
+                )
+            )
+    return findings
+
+
+def _check_trick_play(
+    group: Mapping[str, Any], settings_path: str, videos: Sequence[tuple[int, Any]]
+) -> list[Finding]:
+    """Trick-play images are cut from a video rendition of the same group."""
+    if _group_settings(group)[1].get("ImageBasedTrickPlay", "NONE") == "NONE" or videos:
+        return []
+    return [
+        Finding(
+            f"{settings_path}.ImageBasedTrickPlay",
+            "trick-play images are made from a video rendition, and this group has none",
+        )
+    ]
+
+
+def _check_captions(settings: Mapping[str, Any], root: str) -> list[Finding]:
+    """Caption outputs name a selector of every input, in a format their group can carry."""
+    inputs = settings.get("Inputs") or []
+    selectors = [set((i.get("CaptionSelectors") or {}).keys()) for i in inputs]
+    findings: list[Finding] = []
+    for group_index, group in enumerate(settings.get("OutputGroups") or []):
+        kind = _group_type(group)
+        for index, output in enumerate(group.get("Outputs") or []):
+            for number, caption in enumerate(output.get("CaptionDescriptions") or []):
+                where = (
+                    f"{root}.OutputGroups[{group_index}].Outputs[{index}]"
+                    f".CaptionDescriptions[{number}]"
+                )
+                name = caption.get("CaptionSelectorName")
+                if not selectors or any(name not in known for known in selectors):
+                    findings.append(
+                        Finding(
+                            f"{where}.CaptionSelectorName",
+                            f"no input has a caption selector {name!r}",
+                        )
+                    )
+                destination = (caption.get("DestinationSettings") or {}).get("DestinationType")
+                if kind == "DASH_ISO_GROUP_SETTINGS" and destination == "WEBVTT":
+                    findings.append(
+                        Finding(
+                            f"{where}.DestinationSettings.DestinationType",
+                            "DASH-ISO groups cannot carry WebVTT; use TTML or IMSC",
+                        )
+                    )
+    return findings
+
+
+def _check_audio_remix(settings: Mapping[str, Any], root: str) -> list[Finding]:
+    """A remix matrix has one row per output channel, one value per input channel, and
+    makes as many channels as the AAC coding mode encodes."""
+    findings: list[Finding] = []
+    for group, index, output in iter_outputs(settings):
+        for number, audio in enumerate(output.get("AudioDescriptions") or []):
+            remix = audio.get("RemixSettings")
+            if not remix:
+                continue
+            where = f"{root}.OutputGroups[{group}].Outputs[{index}].AudioDescriptions[{number}]"
+            rows = (remix.get("ChannelMapping") or {}).get("OutputChannels") or []
+            channels_in, channels_out = remix.get("ChannelsIn"), remix.get("ChannelsOut")
+            if len(rows) != channels_out or any(
+                len(row.get("InputChannels") or []) != channels_in for row in rows
+            ):
+                findings.append(
+                    Finding(
+                        f"{where}.RemixSettings.ChannelMapping",
+                        f"needs {channels_out} rows of {channels_in} values (ChannelsOut rows of "
+                        "ChannelsIn values)",
+                    )
+                )
+            mode = ((audio.get("CodecSettings") or {}).get("AacSettings") or {}).get("CodingMode")
+            if mode in _AAC_CHANNELS and _AAC_CHANNELS[mode] != channels_out:
+                findings.append(
+                    Finding(
+                        f"{where}.RemixSettings.ChannelsOut",
+                        f"{channels_out} channels, but {mode} encodes {_AAC_CHANNELS[mode]}",
+                    )
+                )
     return findings
 
 
@@ -232,8 +374,16 @@ def _check_abr_group(group: Mapping[str, Any], path: str) -> list[Finding]:
     gop = _common_gop(videos, path, findings)
     if gop is not None:
         findings += _check_segment_alignment(settings, settings_path, gop)
-    findings += _check_ladder_order(videos, path)
+    # An SDR ladder and its HDR twin (another codec profile) are each ordered on their own.
+    for profile in sorted({_ladder_kind(o) for _, o in videos}):
+        findings += _check_ladder_order([v for v in videos if _ladder_kind(v[1]) == profile], path)
+    findings += _check_trick_play(group, settings_path, videos)
     return findings
+
+
+def _ladder_kind(output: Mapping[str, Any]) -> str:
+    codec, codec_settings = _codec(output)
+    return f"{codec}/{codec_settings.get('CodecProfile', '')}"
 
 
 def _check_single_track_outputs(group: Mapping[str, Any], path: str) -> list[Finding]:
@@ -276,6 +426,19 @@ def _check_hls_compatibility(group: Mapping[str, Any], path: str) -> list[Findin
             )
         )
     for index, output in outputs:
+        codec_settings = _codec(output)[1]
+        if _is_ten_bit_hevc(output) and (
+            codec_settings.get("CodecProfile") != "MAIN10_HIGH"
+            or codec_settings.get("WriteMp4PackagingType") != "HVC1"
+        ):
+            findings.append(
+                Finding(
+                    f"{path}.Outputs[{index}].VideoDescription.CodecSettings.H265Settings",
+                    "10-bit HEVC in HLS needs CodecProfile MAIN10_HIGH and "
+                    "WriteMp4PackagingType HVC1 (MediaConvert's settings for HDR HLS that "
+                    "complies with Apple's specification)",
+                )
+            )
         width, height = _video(output).get("Width"), _video(output).get("Height")
         sized = isinstance(width, int) and isinstance(height, int)
         if _codec(output)[0] == "H_264" and sized and width * height > _HLS_H264_MAX_PIXELS:
@@ -518,8 +681,10 @@ def check_profile_transcoding(profile: Profile) -> list[Finding]:
 
     spec = transcode_spec(profile)
     where_found: dict[tuple[str, str], list[str]] = {}
-    for source_name, source in REPRESENTATIVE_SOURCES.items():
-        for label, finding in _findings_for_source(spec, source):
+    cases = [(name, source, None) for name, source in REPRESENTATIVE_SOURCES.items()]
+    cases.append(("sidecar .vtt", REPRESENTATIVE_SOURCES["1080p landscape"], EXAMPLE_SIDECAR))
+    for source_name, source, sidecar in cases:
+        for label, finding in _findings_for_source(spec, source, sidecar):
             where_found.setdefault((f"{label}: {finding.path}", finding.message), []).append(
                 source_name
             )
@@ -536,7 +701,7 @@ def check_profile_transcoding(profile: Profile) -> list[Finding]:
 
 
 def _findings_for_source(
-    spec: Mapping[str, Any], source: SourceInfo | None
+    spec: Mapping[str, Any], source: SourceInfo | None, sidecar: CaptionFile | None = None
 ) -> Iterable[tuple[str, Finding]]:
     try:
         jobs = plan_jobs(spec, source)
@@ -548,7 +713,7 @@ def _findings_for_source(
     for job_format in jobs:
         try:
             request = build_create_job_request(
-                spec, job_format=job_format, source=source, **_EXAMPLE
+                spec, job_format=job_format, source=source, sidecar=sidecar, **_EXAMPLE
             )
         except (UnusableSourceError, ValueError) as error:
             yield f"{job_format} job", Finding("Settings", f"cannot be built: {error}")

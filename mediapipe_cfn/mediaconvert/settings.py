@@ -46,10 +46,13 @@ __all__ = [
     "ADAPTIVE_FORMATS",
     "AUDIO_SELECTOR",
     "BASE_NAMES",
+    "CAPTION_SOURCE_TYPES",
     "SUPPORTED_SPEC_VERSION",
+    "CaptionFile",
     "acceleration_mode",
     "build_create_job_request",
     "build_job_settings",
+    "caption_languages",
     "client_request_token",
     "fragment_seconds",
     "iter_outputs",
@@ -58,14 +61,30 @@ __all__ = [
     "job_template_settings",
     "output_formats",
     "plan_jobs",
+    "poster_path",
     "status_update_interval",
+    "thumbnail_interval",
 ]
 
 SUPPORTED_SPEC_VERSION = 1
 AUDIO_SELECTOR = "Audio Selector 1"
 AUDIO_NAME_MODIFIER = "_audio"
 THUMBNAIL_NAME_MODIFIER = "_thumb"
-POSTER_NAME_MODIFIER = "_poster"
+CAPTION_SELECTOR = "Captions Selector 1"
+CAPTIONS_NAME_MODIFIER = "_captions"
+SURROUND_NAME_MODIFIER = "_audio_51"
+HDR_NAME_SUFFIX = "_hdr"
+# Only the renditions of at least this short side get an HDR twin: small screens gain nothing.
+HDR_MIN_SHORT_SIDE = 720
+SURROUND_BITRATE = 384_000
+# Sidecar caption file extension -> MediaConvert CaptionSourceType.
+CAPTION_SOURCE_TYPES: Mapping[str, str] = {"vtt": "WEBVTT", "srt": "SRT", "scc": "SCC"}
+# ITU-R BS.775 downmix of 5.1 (L R C LFE Ls Rs) to stereo, in dB per input channel: front
+# channels as they are, centre and surrounds at -3 dB, the LFE left out (-60 mutes).
+_DOWNMIX_51: tuple[list[int], list[int]] = ([0, -60, -3, -60, -3, -60], [-60, 0, -3, -60, -60, -3])
+# Thumbnails of a clip shorter than this many intervals are taken closer together, so that even
+# a 3-second clip has captures after its first frame to choose a poster from.
+MIN_CAPTURES_PER_CLIP = 4
 # File names are fixed per format, so outputs never depend on what the uploaded file was
 # called: cmaf/master.m3u8, cmaf/master.mpd, mp4/video_preview.mp4, thumbnails/image_thumb...
 BASE_NAMES: Mapping[str, str] = {
@@ -171,6 +190,15 @@ def _problem_suffix(source: SourceInfo) -> str:
 
 
 @dataclass(frozen=True)
+class CaptionFile:
+    """A sidecar caption file found beside the upload: ``s3://`` URI, extension, language."""
+
+    uri: str
+    extension: str  # a key of CAPTION_SOURCE_TYPES
+    language: str  # ISO 639-2, lower case, e.g. "eng"
+
+
+@dataclass(frozen=True)
 class _Job:
     """What every group builder of one job needs to know."""
 
@@ -178,6 +206,52 @@ class _Job:
     source: SourceInfo | None
     destination: str | None
     kms_key_arn: str | None
+    sidecar: CaptionFile | None = None
+    with_captions: bool = True  # False for jobs with no HLS/DASH group (nothing carries them)
+
+    @property
+    def quality(self) -> Mapping[str, Any]:
+        return self.spec["quality"]
+
+    @property
+    def hdr_source(self) -> str | None:
+        """HDR10 or HLG when Probe found an HDR source (its SDR outputs are tone-mapped)."""
+        return self.source.hdr if self.source is not None and self.source.has_video else None
+
+    @property
+    def deinterlaced(self) -> bool:
+        return bool(
+            self.quality["deinterlace"] and self.source is not None and self.source.interlaced
+        )
+
+    @property
+    def caption_language(self) -> str | None:
+        """The language of the captions this job carries, or None without captions."""
+        if not (self.with_video and self.with_captions):
+            return None
+        if self.sidecar is not None:
+            return self.sidecar.language
+        if self._embedded_captions:
+            reported = self.source.caption_language if self.source is not None else None
+            return reported or str(self.quality["captions"]["language"])
+        return None
+
+    @property
+    def _embedded_captions(self) -> bool:
+        return bool(
+            self.quality["captions"]["embedded"]
+            and self.source is not None
+            and self.source.embedded_captions
+        )
+
+    @property
+    def surround(self) -> bool:
+        """A 5.1 rendition is kept: the profile asks for it and the source has 5.1."""
+        return bool(
+            self.quality["surroundRendition"]
+            and self.source is not None
+            and self.source.audio_channels == 6
+        )
 
     @property
     def with_video(self) -> bool:
@@ -200,6 +274,7 @@ def build_job_settings(
     destination: str | None,
     source: SourceInfo | None,
     kms_key_arn: str | None,
+    sidecar: CaptionFile | None = None,
 ) -> dict[str, Any]:
     """The ``Settings`` (shape ``JobSettings``) of the ``job_format`` job of an asset.
 
@@ -216,7 +291,14 @@ def build_job_settings(
     _check_kms_key_arn(kms_key_arn)
     if source is not None:
         _require_usable(source)
-    job = _Job(spec=spec, source=source, destination=destination, kms_key_arn=kms_key_arn)
+    job = _Job(
+        spec=spec,
+        source=source,
+        destination=destination,
+        kms_key_arn=kms_key_arn,
+        sidecar=sidecar,
+        with_captions=bool(ADAPTIVE_FORMATS & set(job_groups(spec)[job_format])),
+    )
     groups = [_GROUP_BUILDERS[f](job) for f in _group_formats(job, job_format)]
     return {
         "TimecodeConfig": {"Source": "ZEROBASED"},
@@ -280,10 +362,52 @@ def _input(job: _Job, input_uri: str | None) -> dict[str, Any]:
     settings["TimecodeSource"] = "ZEROBASED"
     if job.with_video:
         # Phones record portrait video as landscape frames plus a rotation flag.
-        settings["VideoSelector"] = {"Rotate": "AUTO"}
+        selector: dict[str, Any] = {"Rotate": "AUTO"}
+        if job.hdr_source:
+            # What Probe read, used only where the stream itself carries no colour metadata.
+            selector["ColorSpace"] = "HDR10" if job.hdr_source == "HDR10" else "HLG_2020"
+            selector["ColorSpaceUsage"] = "FALLBACK"
+        settings["VideoSelector"] = selector
     if job.with_audio:
         settings["AudioSelectors"] = {AUDIO_SELECTOR: {"DefaultSelection": "DEFAULT"}}
+    selector_source = _caption_source(job)
+    if selector_source is not None:
+        settings["CaptionSelectors"] = {CAPTION_SELECTOR: {"SourceSettings": selector_source}}
     return settings
+
+
+def _caption_source(job: _Job) -> dict[str, Any] | None:
+    """The sidecar file when there is one, else the source's embedded 608/708 captions."""
+    if job.caption_language is None:
+        return None
+    if job.sidecar is not None:
+        return {
+            "SourceType": CAPTION_SOURCE_TYPES[job.sidecar.extension],
+            "FileSourceSettings": {"SourceFile": job.sidecar.uri},
+        }
+    return {
+        "SourceType": "EMBEDDED",
+        "EmbeddedSourceSettings": {
+            "Source608ChannelNumber": 1,
+            "Convert608To708": "DISABLED",
+            "TerminateCaptions": "END_OF_INPUT",
+        },
+    }
+
+
+def caption_languages(
+    spec: Mapping[str, Any], source: SourceInfo | None, sidecar: CaptionFile | None
+) -> list[str]:
+    """The languages of the captions the asset's outputs carry (empty without captions)."""
+    job = _Job(
+        spec=spec,
+        source=source,
+        destination=None,
+        kms_key_arn=None,
+        sidecar=sidecar,
+        with_captions=bool(ADAPTIVE_FORMATS & set(output_formats(spec))),
+    )
+    return [job.caption_language] if job.caption_language else []
 
 
 def _group_settings(job: _Job, job_format: str, extra: dict[str, Any]) -> dict[str, Any]:
@@ -325,9 +449,12 @@ def _is_whole_multiple(value: float, unit: float) -> bool:
 
 
 def _codec_settings(
-    job: _Job, *, max_bitrate_kbps: int | None, qvbr_level: int | None
+    job: _Job, *, max_bitrate_kbps: int | None, qvbr_level: int | None, hdr: bool = False
 ) -> dict[str, Any]:
-    """QVBR H.264/H.265 with a fixed closed GOP in seconds, shared by every video output."""
+    """QVBR H.264/H.265 with a fixed closed GOP in seconds, shared by every video output.
+
+    ``hdr`` makes an HDR rendition: HEVC Main10 (High tier) whatever the ladder's codec.
+    """
     video = job.spec["video"]
     automated = max_bitrate_kbps is None
     multi_pass = automated or video["qualityTuning"] == "multi_pass_hq"
@@ -354,8 +481,11 @@ def _codec_settings(
         # Automated ABR picks each rendition's bitrate and quality itself.
         codec["MaxBitrate"] = int(max_bitrate_kbps) * 1000  # type: ignore[arg-type]
         codec["QvbrSettings"] = {"QvbrQualityLevel": int(qvbr_level)}  # type: ignore[arg-type]
-    if video["codec"] == "h265":
-        codec["CodecProfile"] = "MAIN_MAIN"
+    if hdr or video["codec"] == "h265":
+        # HDR: Main10 High tier, MediaConvert's settings for HDR HLS that Apple devices play
+        # (with hvc1 packaging). The level stays AUTO so a 2160p60 source gets the level it
+        # needs (5.1) rather than the 5 of AWS's 30 fps example.
+        codec["CodecProfile"] = "MAIN10_HIGH" if hdr else "MAIN_MAIN"
         # 'hvc1' sample entries: what Apple players require for HEVC in fMP4.
         codec["WriteMp4PackagingType"] = "HVC1"
         return {"Codec": "H_265", "H265Settings": codec}
@@ -363,8 +493,50 @@ def _codec_settings(
     return {"Codec": "H_264", "H264Settings": codec}
 
 
+def _picture(job: _Job, *, hdr: bool = False) -> dict[str, Any]:
+    """Colour and scan handling of one video output, decided from the probed source.
+
+    An HDR source's SDR outputs (and its JPEG captures) are converted to BT.709 with the HDR
+    tone mapper and say so in their colour metadata; its HDR outputs pass the source's colour
+    through. An interlaced source is deinterlaced (adaptive: film cadences are detected and
+    inverse-telecined, video fields interpolated). SDR progressive sources get nothing.
+    """
+    preprocessors: dict[str, Any] = {}
+    if job.hdr_source and not hdr:
+        preprocessors["ColorCorrector"] = {
+            "ColorSpaceConversion": "FORCE_709",
+            "HdrToSdrToneMapper": _tone_mapper(job),
+        }
+    if job.deinterlaced:
+        preprocessors["Deinterlacer"] = {
+            "Mode": "ADAPTIVE",
+            "Algorithm": "INTERPOLATE",
+            "Control": "NORMAL",
+        }
+    picture: dict[str, Any] = {}
+    if job.hdr_source:
+        picture["ColorMetadata"] = "INSERT"
+    if preprocessors:
+        picture["VideoPreprocessors"] = preprocessors
+    return picture
+
+
+def _tone_mapper(job: _Job) -> str:
+    """The profile's choice; ``auto`` follows AWS: VIBRANT for HDR10, PRESERVE_DETAILS for HLG."""
+    choice = str(job.quality["toneMapping"])
+    if choice == "auto":
+        return "VIBRANT" if job.hdr_source == "HDR10" else "PRESERVE_DETAILS"
+    return choice.upper()
+
+
 def _scaled_video(
-    job: _Job, width: int, height: int, max_bitrate_kbps: int, qvbr_level: int
+    job: _Job,
+    width: int,
+    height: int,
+    max_bitrate_kbps: int,
+    qvbr_level: int,
+    *,
+    hdr: bool = False,
 ) -> dict[str, Any]:
     out_width, out_height = output_size(width, height, job.source)
     return {
@@ -374,8 +546,9 @@ def _scaled_video(
         "ScalingBehavior": "FIT_NO_UPSCALE" if job.source is None else "STRETCH_TO_OUTPUT",
         "Sharpness": 50,
         "CodecSettings": _codec_settings(
-            job, max_bitrate_kbps=max_bitrate_kbps, qvbr_level=qvbr_level
+            job, max_bitrate_kbps=max_bitrate_kbps, qvbr_level=qvbr_level, hdr=hdr
         ),
+        **_picture(job, hdr=hdr),
     }
 
 
@@ -385,32 +558,75 @@ def _automated_video(job: _Job) -> dict[str, Any]:
         "ScalingBehavior": "DEFAULT",
         "Sharpness": 50,
         "CodecSettings": _codec_settings(job, max_bitrate_kbps=None, qvbr_level=None),
+        **_picture(job),
     }
 
 
-def _audio_descriptions(job: _Job) -> list[dict[str, Any]]:
+def _audio_descriptions(job: _Job, *, surround: bool = False) -> list[dict[str, Any]]:
+    """The AAC audio of an output: the profile's stereo (or mono) mix, or the 5.1 rendition."""
     audio = job.spec["audio"]
-    return [
-        {
-            "AudioSourceName": AUDIO_SELECTOR,
-            "AudioTypeControl": "FOLLOW_INPUT",
-            "LanguageCodeControl": "FOLLOW_INPUT",
-            "CodecSettings": {
-                "Codec": "AAC",
-                "AacSettings": {
-                    "Bitrate": int(audio["bitrateKbps"]) * 1000,
-                    "CodingMode": "CODING_MODE_2_0"
-                    if int(audio["channels"]) == 2
-                    else "CODING_MODE_1_0",
-                    "SampleRate": int(audio["sampleRate"]),
-                    "CodecProfile": "LC",
-                    "RateControlMode": "CBR",
-                    "RawFormat": "NONE",
-                    "Specification": "MPEG4",
-                },
+    channels = 6 if surround else int(audio["channels"])
+    description: dict[str, Any] = {
+        "AudioSourceName": AUDIO_SELECTOR,
+        "AudioTypeControl": "FOLLOW_INPUT",
+        "LanguageCodeControl": "FOLLOW_INPUT",
+        "CodecSettings": {
+            "Codec": "AAC",
+            "AacSettings": {
+                "Bitrate": SURROUND_BITRATE if surround else int(audio["bitrateKbps"]) * 1000,
+                "CodingMode": _AAC_CODING_MODES[channels],
+                "SampleRate": int(audio["sampleRate"]),
+                "CodecProfile": "LC",
+                "RateControlMode": "CBR",
+                "RawFormat": "NONE",
+                "Specification": "MPEG4",
             },
+        },
+    }
+    remix = None if surround else _remix(job, channels)
+    if remix is not None:
+        description["RemixSettings"] = remix
+    loudness = job.quality["loudness"]
+    if loudness["enabled"]:
+        description["AudioNormalizationSettings"] = {
+            # BS.1770-3: gated (EBU R128) loudness with the updated true-peak measurement.
+            "Algorithm": "ITU_BS_1770_3",
+            "AlgorithmControl": "CORRECT_AUDIO",
+            "TargetLkfs": float(loudness["targetLkfs"]),
+            "PeakCalculation": "TRUE_PEAK",
+            "TruePeakLimiterThreshold": float(loudness["truePeakDbtp"]),
+            "LoudnessLogging": "DONT_LOG",
         }
-    ]
+    return [description]
+
+
+_AAC_CODING_MODES: Mapping[int, str] = {
+    1: "CODING_MODE_1_0",
+    2: "CODING_MODE_2_0",
+    6: "CODING_MODE_5_1",
+}
+
+
+def _remix(job: _Job, channels_out: int) -> dict[str, Any] | None:
+    """Mono sources fill both stereo channels; 5.1 is downmixed (ITU-R BS.775).
+
+    Other layouts (and undescribed sources) are left to the AAC encoder's own channel
+    handling, as before.
+    """
+    channels_in = job.source.audio_channels if job.source is not None else None
+    if channels_in == 1 and channels_out == 2:
+        mapping = [[0], [0]]
+    elif channels_in == 6 and channels_out == 2:
+        mapping = [list(_DOWNMIX_51[0]), list(_DOWNMIX_51[1])]
+    elif channels_in == 6 and channels_out == 1:
+        mapping = [[-3, -3, -3, -60, -6, -6]]
+    else:
+        return None
+    return {
+        "ChannelsIn": channels_in,
+        "ChannelsOut": channels_out,
+        "ChannelMapping": {"OutputChannels": [{"InputChannels": row} for row in mapping]},
+    }
 
 
 def _ladder(job: _Job) -> list[tuple[str, dict[str, Any]]]:
@@ -431,6 +647,48 @@ def _ladder(job: _Job) -> list[tuple[str, dict[str, Any]]]:
         sizes.add(size)
         outputs.append((f"_{rung['name']}", description))
     return outputs
+
+
+def _hdr_ladder(job: _Job) -> list[tuple[str, dict[str, Any]]]:
+    """HDR twins (HEVC Main10, the source's colour passed through) of the SDR renditions of
+    720p and up, when the profile keeps HDR and the source is HDR."""
+    if not (job.quality["hdrLadder"] and job.hdr_source) or job.automated_abr:
+        return []
+    outputs: list[tuple[str, dict[str, Any]]] = []
+    for modifier, sdr in _ladder(job):
+        if min(sdr["Width"], sdr["Height"]) < HDR_MIN_SHORT_SIDE and outputs:
+            continue
+        rung = next(r for r in job.spec["video"]["ladder"] if f"_{r['name']}" == modifier)
+        description = _scaled_video(
+            job,
+            rung["width"],
+            rung["height"],
+            rung["maxBitrateKbps"],
+            rung["qvbrLevel"],
+            hdr=True,
+        )
+        outputs.append((modifier + HDR_NAME_SUFFIX, description))
+    return outputs
+
+
+def _caption_output(job: _Job, container: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A captions-only output: WebVTT for HLS and CMAF, TTML in fMP4 for DASH-ISO."""
+    language = str(job.caption_language)
+    destination: dict[str, Any] = {"DestinationType": kind}
+    if kind == "WEBVTT":
+        destination["WebvttDestinationSettings"] = {"StylePassthrough": "DISABLED"}
+    output: dict[str, Any] = {
+        "NameModifier": f"{CAPTIONS_NAME_MODIFIER}_{language}",
+        "ContainerSettings": container,
+        "CaptionDescriptions": [
+            {
+                "CaptionSelectorName": CAPTION_SELECTOR,
+                "DestinationSettings": destination,
+                "CustomLanguageCode": language,
+            }
+        ],
+    }
+    return output
 
 
 def _automated_abr_settings(job: _Job) -> dict[str, Any]:
@@ -493,10 +751,12 @@ def _cmaf_group(job: _Job) -> dict[str, Any]:
             "WriteSegmentTimelineInRepresentation": "ENABLED",
             "ClientCache": "ENABLED",
             "ManifestCompression": "NONE",
+            **_trick_play(job),
         },
     )
     outputs = [
-        _video_output(modifier, "CMFC", description) for modifier, description in _ladder(job)
+        _video_output(modifier, "CMFC", description)
+        for modifier, description in _ladder(job) + _hdr_ladder(job)
     ]
     if job.with_audio:
         # Audio is its own CMAF track: encoded once, shared by every video rendition.
@@ -510,7 +770,29 @@ def _cmaf_group(job: _Job) -> dict[str, Any]:
                 "AudioDescriptions": _audio_descriptions(job),
             }
         )
+        if job.surround:
+            # A second rendition in the same audio group: players that can decode 5.1
+            # offer it; the stereo downmix stays the default.
+            outputs.append(
+                {
+                    "NameModifier": SURROUND_NAME_MODIFIER,
+                    "ContainerSettings": {
+                        "Container": "CMFC",
+                        "CmfcSettings": {"AudioTrackType": "ALTERNATE_AUDIO_AUTO_SELECT"},
+                    },
+                    "AudioDescriptions": _audio_descriptions(job, surround=True),
+                }
+            )
+    if job.caption_language:
+        outputs.append(_caption_output(job, {"Container": "CMFC"}, "WEBVTT"))
     return _abr_group(job, "CMAF", "CmafGroupSettings", "CMAF_GROUP_SETTINGS", settings, outputs)
+
+
+def _trick_play(job: _Job) -> dict[str, Any]:
+    """Image-based trick play: tiled JPEG thumbnails listed in the HLS and DASH manifests."""
+    if not job.quality["trickPlay"] or not job.with_video:
+        return {}
+    return {"ImageBasedTrickPlay": "THUMBNAIL"}
 
 
 def _hls_group(job: _Job) -> dict[str, Any]:
@@ -558,6 +840,10 @@ def _hls_group(job: _Job) -> dict[str, Any]:
                 "AudioDescriptions": _audio_descriptions(job),
             }
         )
+    if job.caption_language:
+        container = {"Container": "M3U8", "M3u8Settings": {}}
+        output = _caption_output(job, container, "WEBVTT")
+        outputs.append({**output, "OutputSettings": {"HlsSettings": {}}})
     return _abr_group(job, "HLS", "HlsGroupSettings", "HLS_GROUP_SETTINGS", settings, outputs)
 
 
@@ -589,6 +875,10 @@ def _dash_group(job: _Job) -> dict[str, Any]:
                 "AudioDescriptions": _audio_descriptions(job),
             }
         )
+    if job.caption_language:
+        # DASH-ISO cannot carry WebVTT: TTML in fragmented MP4 is its sidecar format.
+        container = {"Container": "MPD", "MpdSettings": {"CaptionContainerType": "FRAGMENTED_MP4"}}
+        outputs.append(_caption_output(job, container, "TTML"))
     return _abr_group(
         job, "DASH ISO", "DashIsoGroupSettings", "DASH_ISO_GROUP_SETTINGS", settings, outputs
     )
@@ -634,69 +924,93 @@ def _mp4_group(job: _Job) -> dict[str, Any]:
     }
 
 
-def _frame_capture(
-    job: _Job, width: int, height: int, *, interval: int, max_captures: int, quality: int
-) -> dict[str, Any]:
-    out_width, out_height = output_size(width, height, job.source)
-    return {
-        "Width": out_width,
-        "Height": out_height,
-        "ScalingBehavior": "FIT_NO_UPSCALE" if job.source is None else "STRETCH_TO_OUTPUT",
-        "CodecSettings": {
-            "Codec": "FRAME_CAPTURE",
-            # The first frame, then one every `interval` seconds.
-            "FrameCaptureSettings": {
-                "FramerateNumerator": 1,
-                "FramerateDenominator": interval,
-                "MaxCaptures": max_captures,
-                "Quality": quality,
-            },
-        },
-    }
+def thumbnail_interval(spec: Mapping[str, Any], source: SourceInfo | None) -> int:
+    """Seconds between thumbnails: the profile's, closer for clips too short for it.
+
+    A clip gets at least :data:`MIN_CAPTURES_PER_CLIP` captures when it lasts that many
+    seconds, so a 6-second phone clip with a 10-second interval still has frames after the
+    first (often black) one to pick a poster from.
+    """
+    interval = int(spec["formats"]["thumbnails"]["intervalSeconds"])
+    duration = source.duration_seconds if source is not None else None
+    if duration is None:
+        return interval
+    return max(1, min(interval, int(duration // MIN_CAPTURES_PER_CLIP)))
+
+
+def _capture_count(spec: Mapping[str, Any], source: SourceInfo | None) -> int | None:
+    """How many captures the thumbnails output writes for this source (None: unknown)."""
+    if source is None or source.duration_seconds is None:
+        return None
+    thumbnails = spec["formats"]["thumbnails"]
+    interval = thumbnail_interval(spec, source)
+    taken = int(source.duration_seconds // interval) + 1
+    return max(1, min(int(thumbnails["maxCaptures"]), taken))
+
+
+def poster_path(spec: Mapping[str, Any], source: SourceInfo | None) -> str | None:
+    """The poster, relative to the asset's prefix: one of the thumbnails, e.g.
+    ``thumbnails/image_thumb.0000003.jpg``; None without thumbnails or poster.
+
+    The rule: the capture nearest ``posterPositionPercent`` of the duration, but never capture
+    0 (fades in from black) when there is a later one. Without a duration (Probe unavailable)
+    it is capture 1 when the profile allows more than one, else capture 0.
+    """
+    thumbnails = spec["formats"]["thumbnails"]
+    if not (thumbnails["enabled"] and thumbnails["poster"]):
+        return None
+    if source is not None and not source.has_video:
+        return None
+    count = _capture_count(spec, source)
+    if count is None:
+        index = 1 if int(thumbnails["maxCaptures"]) > 1 else 0
+    else:
+        interval = thumbnail_interval(spec, source)
+        position = float(source.duration_seconds or 0) * spec["quality"]["posterPositionPercent"]
+        index = min(count - 1, max(1, round(position / 100 / interval)))
+        index = index if count > 1 else 0
+    base = BASE_NAMES[Format.THUMBNAILS.value]
+    return f"{Format.THUMBNAILS.value}/{base}{THUMBNAIL_NAME_MODIFIER}.{index:07d}.jpg"
 
 
 def _thumbnails_group(job: _Job) -> dict[str, Any]:
+    """One frame-capture output serves thumbnails and poster.
+
+    MediaConvert bills a frame-capture output for the duration of the source (its COMPLETE
+    event reports the whole duration for it), so a second, single-frame poster output would
+    cost as much as all the thumbnails; the poster is one of the captures (:func:`poster_path`).
+    """
     thumbnails = job.spec["formats"]["thumbnails"]
-    outputs: list[dict[str, Any]] = [
-        {
-            "NameModifier": THUMBNAIL_NAME_MODIFIER,
-            "Extension": "jpg",
-            "ContainerSettings": {"Container": "RAW"},
-            "VideoDescription": _frame_capture(
-                job,
-                int(thumbnails["width"]),
-                int(thumbnails["height"]),
-                interval=int(thumbnails["intervalSeconds"]),
-                max_captures=int(thumbnails["maxCaptures"]),
-                quality=int(thumbnails["quality"]),
-            ),
-        }
-    ]
-    if thumbnails["poster"]:
-        # One full-size frame at the top rendition's size, for players and catalogue pages.
-        top = select_renditions(job.spec["video"]["ladder"], job.source)[0]
-        outputs.append(
-            {
-                "NameModifier": POSTER_NAME_MODIFIER,
-                "Extension": "jpg",
-                "ContainerSettings": {"Container": "RAW"},
-                "VideoDescription": _frame_capture(
-                    job,
-                    int(top["width"]),
-                    int(top["height"]),
-                    interval=1,
-                    max_captures=1,
-                    quality=int(thumbnails["quality"]),
-                ),
-            }
-        )
+    width, height = output_size(int(thumbnails["width"]), int(thumbnails["height"]), job.source)
+    interval = thumbnail_interval(job.spec, job.source)
+    capture = {
+        "NameModifier": THUMBNAIL_NAME_MODIFIER,
+        "Extension": "jpg",
+        "ContainerSettings": {"Container": "RAW"},
+        "VideoDescription": {
+            "Width": width,
+            "Height": height,
+            "ScalingBehavior": "FIT_NO_UPSCALE" if job.source is None else "STRETCH_TO_OUTPUT",
+            "CodecSettings": {
+                "Codec": "FRAME_CAPTURE",
+                # The first frame, then one every `interval` seconds.
+                "FrameCaptureSettings": {
+                    "FramerateNumerator": 1,
+                    "FramerateDenominator": interval,
+                    "MaxCaptures": int(thumbnails["maxCaptures"]),
+                    "Quality": int(thumbnails["quality"]),
+                },
+            },
+            **_picture(job),
+        },
+    }
     return {
         "Name": "Thumbnails",
         "OutputGroupSettings": {
             "Type": "FILE_GROUP_SETTINGS",
             "FileGroupSettings": _group_settings(job, Format.THUMBNAILS.value, {}),
         },
-        "Outputs": outputs,
+        "Outputs": [capture],
     }
 
 
@@ -772,6 +1086,7 @@ def build_create_job_request(
     pipeline_id: str,
     kms_key_arn: str,
     attempt: int = 1,
+    sidecar: CaptionFile | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for ``mediaconvert.create_job(**request)``."""
     if attempt < 1:
@@ -783,6 +1098,7 @@ def build_create_job_request(
         destination=destination,
         source=source,
         kms_key_arn=kms_key_arn,
+        sidecar=sidecar,
     )
     transcoding = spec["transcoding"]
     return {

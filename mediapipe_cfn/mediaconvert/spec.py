@@ -23,6 +23,7 @@ def transcode_spec(profile: Profile) -> dict[str, Any]:
         "audio": _audio(profile),
         "formats": _formats(profile),
         "transcoding": _transcoding(profile),
+        "quality": _quality(profile),
     }
 
 
@@ -100,5 +101,28 @@ def _transcoding(profile: Profile) -> dict[str, Any]:
             "maxRenditions": abr.max_renditions,
             "minBitrateKbps": abr.min_bitrate_kbps,
             "maxBitrateKbps": abr.max_bitrate_kbps,
+        },
+    }
+
+
+def _quality(profile: Profile) -> dict[str, Any]:
+    quality = profile.quality
+    loudness, captions = quality.loudness, quality.captions
+    return {
+        "hdrLadder": quality.hdr_ladder,
+        "toneMapping": quality.tone_mapping,
+        "deinterlace": quality.deinterlace,
+        "loudness": {
+            "enabled": loudness.enabled,
+            "targetLkfs": loudness.target_lkfs,
+            "truePeakDbtp": loudness.true_peak_dbtp,
+        },
+        "surroundRendition": quality.surround_rendition,
+        "posterPositionPercent": quality.poster_position_percent,
+        "trickPlay": quality.trick_play,
+        "captions": {
+            "sidecarExtensions": list(captions.sidecar_extensions),
+            "language": captions.language,
+            "embedded": captions.embedded,
         },
     }

@@ -388,6 +388,92 @@ class Transcoding(Strict):
     """Delay before the first resubmission; doubles each time (max 900)."""
 
 
+class Loudness(Strict):
+    """Loudness normalisation of every audio output (ITU-R BS.1770-3 measurement)."""
+
+    enabled: bool = True
+    """Correct every audio output to the target loudness."""
+    target_lkfs: Annotated[float, Field(ge=-59, le=0)] = Field(
+        -16.0,
+        description=(
+            "Integrated loudness target in LKFS (= LUFS). -16 is the streaming level for "
+            "phones and laptops (AES TD1004); -23 is EBU R128 broadcast, -24 ATSC A/85."
+        ),
+    )
+    true_peak_dbtp: Annotated[float, Field(ge=-8, le=0)] = Field(
+        -1.0, description="True-peak limiter threshold in dBTP (room for lossy encoding)."
+    )
+
+
+class Captions(Strict):
+    """Captions carried into the adaptive outputs as WebVTT (TTML for DASH-ISO)."""
+
+    sidecar_extensions: list[Literal["vtt", "srt", "scc"]] = Field(
+        default_factory=lambda: ["vtt", "srt", "scc"],
+        description=(
+            "Caption files looked for beside each upload: same key with this extension; the "
+            "first found wins. Empty: no sidecar captions."
+        ),
+    )
+    language: Annotated[str, Field(pattern=r"^[a-z]{3}$")] = Field(
+        "eng",
+        description=(
+            "ISO 639-2 language code of sidecar captions, and of embedded captions whose "
+            "language Probe does not report."
+        ),
+    )
+    embedded: bool = Field(
+        True, description="Pass through CEA-608/708 captions that Probe finds in the source."
+    )
+
+
+class Quality(Strict):
+    """What the pipeline does for HDR, interlaced, loud or quiet and captioned sources."""
+
+    hdr_ladder: bool = Field(
+        False,
+        description=(
+            "For HDR10/HLG sources, also encode an HEVC Main10 HDR ladder (renditions of 720p "
+            "and up) next to the tone-mapped SDR ladder; needs packaging mode 'cmaf'."
+        ),
+    )
+    tone_mapping: Literal["auto", "preserve_details", "vibrant"] = Field(
+        "auto",
+        description=(
+            "HDR-to-SDR tone mapper. 'auto': vibrant for HDR10 (AWS's advice for PQ content), "
+            "preserve_details for HLG (which MediaConvert applies to HLG in any case)."
+        ),
+    )
+    deinterlace: bool = Field(
+        True, description="Deinterlace (adaptive) sources Probe reports as interlaced."
+    )
+    loudness: Loudness = Field(default_factory=Loudness)
+    """Loudness normalisation and true-peak limiting."""
+    surround_rendition: bool = Field(
+        False,
+        description=(
+            "For 5.1 sources, also encode a 5.1 AAC audio rendition (384 kb/s) in the CMAF "
+            "group; the stereo downmix stays the default. Needs packaging mode 'cmaf'."
+        ),
+    )
+    poster_position_percent: Annotated[int, Field(ge=0, le=100)] = Field(
+        30,
+        description=(
+            "The poster is the thumbnail nearest this point of the video (never the first "
+            "frame when the clip has a later capture)."
+        ),
+    )
+    trick_play: bool = Field(
+        False,
+        description=(
+            "Image-based trick play: tiled thumbnails referenced from the HLS and DASH "
+            "manifests of the CMAF group (needs packaging mode 'cmaf')."
+        ),
+    )
+    captions: Captions = Field(default_factory=Captions)
+    """Sidecar and embedded captions."""
+
+
 class Transition(Strict):
     days: Annotated[int, Field(ge=0, le=36500)]
     """Age of the object, in days, when it moves."""
@@ -776,6 +862,8 @@ class Profile(Strict):
     )
     transcoding: Transcoding = Field(default_factory=Transcoding)
     """MediaConvert job options."""
+    quality: Quality = Field(default_factory=Quality)
+    """Colour, deinterlacing, loudness, poster, trick play and captions."""
     retention: Retention = Field(default_factory=Retention)
     """S3 lifecycle rules."""
     queue: Queue = Field(default_factory=Queue)
@@ -887,6 +975,7 @@ class Profile(Strict):
             )
         self._check_output_names()
         self._check_preview_heights()
+        self._check_quality_options()
         for which in ("outputs", "uploads"):
             rules: OutputRetention | UploadRetention = getattr(self.retention, which)
             _check_transitions(f"retention.{which}", rules.transitions, rules.expiration_days)
@@ -915,6 +1004,20 @@ class Profile(Strict):
                     f"({preview.height}) is taller than the ladder's highest rendition "
                     f"({top}); at most {top}",
                 )
+
+    def _check_quality_options(self) -> None:
+        """HDR ladders, 5.1 renditions and trick play live in the CMAF group only."""
+        quality, packaging = self.quality, self.formats.packaging
+        for option in ("hdr_ladder", "surround_rendition", "trick_play"):
+            if getattr(quality, option) and packaging.mode != "cmaf":
+                raise RuleViolation(
+                    f"quality.{option}",
+                    f"needs formats.packaging.mode 'cmaf' (got '{packaging.mode}')",
+                )
+        if quality.hdr_ladder and self.transcoding.automated_abr.enabled:
+            raise RuleViolation(
+                "quality.hdr_ladder", "cannot be combined with transcoding.automated_abr"
+            )
 
     @property
     def stuck_after_seconds(self) -> int:

@@ -25,7 +25,7 @@ from mediapipe_handlers.messages import (
     parse_job_state_event,
     parse_queue_message,
 )
-from mediapipe_handlers.outputs import summarize_job_outputs, thumbnail_count
+from mediapipe_handlers.outputs import build_manifest, summarize_job_outputs, thumbnail_count
 from mediapipe_handlers.uploads import (
     derive_asset_id,
     output_prefix,
@@ -238,3 +238,23 @@ def test_runtime_config_of_the_default_profile_parses() -> None:
 def test_bad_runtime_config_is_rejected_with_a_reason(text: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message.replace("{", r"\{")):
         parse_runtime_config(text)
+
+
+def test_manifest_names_caption_languages_and_the_poster_only_when_the_asset_has_them() -> None:
+    summary = summarize_job_outputs(load_event("mediaconvert/thumbnails_complete.json")["detail"])
+    item = {
+        "assetId": "a1",
+        "outputPrefix": "alice/a1/",
+        "outputs": {"mp4": summary},
+        "source": {"poster": "thumbnails/image_thumb.0000003.jpg"},
+    }
+    plain = build_manifest(item, "out-bucket")
+    assert "captionLanguages" not in plain
+    assert plain["poster"] == {
+        "uri": "s3://out-bucket/alice/a1/thumbnails/image_thumb.0000003.jpg",
+        "path": "thumbnails/image_thumb.0000003.jpg",
+    }
+    captioned = build_manifest({**item, "captionLanguages": ["eng"]}, "out-bucket")
+    assert captioned["captionLanguages"] == ["eng"]
+    without_thumbnails = build_manifest({**item, "outputs": {}}, "out-bucket")
+    assert "poster" not in without_thumbnails

@@ -438,3 +438,115 @@ def test_transient_failure_fails_only_that_record_with_growing_backoff_then_fail
     assert dead["detail"]["object"]["key"] == "uploads/alice/holiday.mp4"
     _, metrics = split_output(capsys.readouterr().out)
     assert sum(metric_values(metrics, "IngestTransientFailures", Pipeline=PIPELINE_ID)) == 6
+
+
+# ---------------------------------------------------------------------------- output quality
+
+
+def cmaf_request(mediaconvert: FakeMediaConvert) -> dict[str, Any]:
+    (request,) = [
+        r for r in mediaconvert.submitted() if r["UserMetadata"]["mediapipeFormat"] == "cmaf"
+    ]
+    return request
+
+
+def test_a_sidecar_caption_file_is_copied_beside_the_working_copy_and_carried(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    upload("uploads/alice/holiday.srt", b"1\n00:00:01,000 --> 00:00:02,000\nHello\n")
+    upload("uploads/alice/holiday.vtt", b"WEBVTT\n\n00:01.000 --> 00:02.000\nHello\n")
+    event = s3_event()  # uploads/alice/holiday.mp4
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    asset_id = asset_id_of(event)
+    item = repo().get(asset_id)
+    assert item["captionLanguages"] == ["eng"]
+    copy_uri = f"s3://{UPLOADS_BUCKET}/sources/{asset_id}/captions.vtt"  # .vtt is tried first
+    assert item["source"]["captions"] == {"uri": copy_uri, "extension": "vtt", "language": "eng"}
+    copy = boto3.client("s3", region_name=REGION).get_object(
+        Bucket=UPLOADS_BUCKET, Key=f"sources/{asset_id}/captions.vtt"
+    )
+    assert copy["ServerSideEncryption"] == "aws:kms" and copy["Body"].read().startswith(b"WEBVTT")
+    selectors = cmaf_request(mediaconvert)["Settings"]["Inputs"][0]["CaptionSelectors"]
+    file_source = selectors["Captions Selector 1"]["SourceSettings"]
+    assert file_source == {"SourceType": "WEBVTT", "FileSourceSettings": {"SourceFile": copy_uri}}
+    (mp4,) = [r for r in mediaconvert.submitted() if r["UserMetadata"]["mediapipeFormat"] == "mp4"]
+    assert "CaptionSelectors" not in mp4["Settings"]["Inputs"][0]
+
+
+def test_an_asset_without_a_caption_file_has_no_captions(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    event = s3_event()
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    item = repo().get(asset_id_of(event))
+    assert "captionLanguages" not in item and "captions" not in item["source"]
+    assert all(
+        "CaptionSelectors" not in r["Settings"]["Inputs"][0] for r in mediaconvert.submitted()
+    )
+
+
+def test_the_caption_files_own_upload_is_not_an_asset(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any, capsys: Any
+) -> None:
+    event = s3_event(key="uploads/alice/holiday.vtt")
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    assert repo().get(asset_id_of(event)) is None  # no record, so no FAILED noise
+    assert mediaconvert.submitted() == [] and mediaconvert.submitted("Probe") == []
+    logs, metrics = split_output(capsys.readouterr().out)
+    assert any(line.get("message", "").startswith("caption file uploaded") for line in logs)
+    assert metric_values(metrics, "InvalidUploads", Pipeline=PIPELINE_ID) == []
+
+
+def test_a_caption_extension_outside_the_profile_list_is_still_rejected(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    event = s3_event(key="uploads/alice/holiday.ttml")
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    item = repo().get(asset_id_of(event))
+    assert item["status"] == AssetStatus.FAILED and item["failureKind"] == "INVALID_UPLOAD"
+
+
+def test_embedded_608_captions_are_recorded_and_passed_through(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    probe = load_event("mediaconvert/probe_608_captions_720p.json")["ProbeResults"][0]
+    mediaconvert.default_probe = probe
+    event = s3_event()
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    item = repo().get(asset_id_of(event))
+    assert item["captionLanguages"] == ["eng"]
+    assert item["source"]["probe"]["embedded_captions"] == ["C608"]
+    selectors = cmaf_request(mediaconvert)["Settings"]["Inputs"][0]["CaptionSelectors"]
+    assert selectors["Captions Selector 1"]["SourceSettings"]["SourceType"] == "EMBEDDED"
+
+
+def test_an_hdr_phone_clip_is_tone_mapped_and_gets_a_poster_after_its_first_frame(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    probe = load_event("mediaconvert/probe_dolby_vision_84_phone.json")["ProbeResults"][0]
+    mediaconvert.default_probe = probe
+    event = s3_event()
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    item = repo().get(asset_id_of(event))
+    assert item["source"]["probe"]["hdr"] == "HLG"
+    # 9.87 s: captures every 2 s (0, 2, 4, 6, 8 s); 30 % of the clip is capture 1.
+    assert item["source"]["poster"] == "thumbnails/image_thumb.0000001.jpg"
+    for request in mediaconvert.submitted():  # the fake validated each strictly
+        for group in request["Settings"]["OutputGroups"]:
+            for output in group["Outputs"]:
+                if "VideoDescription" in output:
+                    corrector = output["VideoDescription"]["VideoPreprocessors"]["ColorCorrector"]
+                    assert corrector["ColorSpaceConversion"] == "FORCE_709"
+
+
+def test_a_caption_file_uploaded_after_its_video_was_planned_is_not_used(
+    runtime: Any, stack: Stack, mediaconvert: FakeMediaConvert, context: Any
+) -> None:
+    event = s3_event()
+    assert run(stack, context, event) == {"batchItemFailures": []}
+    upload("uploads/alice/holiday.vtt", b"WEBVTT\n")
+    late = s3_event(key="uploads/alice/holiday.vtt")
+    assert run(stack, context, late) == {"batchItemFailures": []}
+    item = repo().get(asset_id_of(event))
+    assert "captionLanguages" not in item and "captions" not in item["source"]
+    assert len(mediaconvert.submitted()) == len(FORMATS)

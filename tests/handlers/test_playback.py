@@ -54,8 +54,8 @@ def test_a_processed_asset_announces_its_playback_urls_everywhere(
     assert playback["mp4"] and all(
         u.startswith(f"{prefix}mp4/") and u.endswith(".mp4") for u in playback["mp4"]
     )
-    assert playback["poster"].startswith(prefix) and "_poster" in playback["poster"]
-    assert playback["poster"].endswith(".jpg")
+    poster = repo().get(asset_id)["source"]["poster"]
+    assert playback["poster"] == f"{prefix}{poster}" and poster.endswith(".jpg")
 
     assert stored_manifest(asset_id)["playback"] == playback
     [announced] = drain(stack.events_observer_url)
@@ -119,8 +119,12 @@ def test_the_base_url_comes_from_the_environment_the_template_sets(stack: Stack)
 BUCKET = "outputs-bucket"
 
 
-def record(*groups: dict[str, Any], thumbnails: list[str] | None = None) -> dict[str, Any]:
-    return {"outputs": {"all": {"groups": list(groups), "thumbnails": thumbnails or []}}}
+def record(
+    *groups: dict[str, Any], thumbnails: list[str] | None = None, poster: str | None = None
+) -> dict[str, Any]:
+    summary = {"groups": list(groups), "thumbnails": thumbnails or []}
+    summary["thumbnailCount"] = len(summary["thumbnails"])
+    return {"outputPrefix": "u/a/", "source": {"poster": poster}, "outputs": {"all": summary}}
 
 
 def group(kind: str, playlists: list[str] = (), paths: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
@@ -143,16 +147,15 @@ def test_separate_packaging_gives_the_hls_and_dash_groups_manifests() -> None:
             "FILE_GROUP",
             paths=[f"s3://{BUCKET}/u/a/mp4/b_720p.mp4", f"s3://{BUCKET}/u/a/mp4/a.mp4"],
         ),
-        thumbnails=[
-            f"s3://{BUCKET}/u/a/thumbnails/x.0000009.jpg",
-            f"s3://{BUCKET}/u/a/thumbnails/x_poster.0000000.jpg",
-        ],
+        # Job events name only the last capture; the poster is the one the plan chose.
+        thumbnails=[f"s3://{BUCKET}/u/a/thumbnails/x_thumb.0000009.jpg"],
+        poster="thumbnails/x_thumb.0000003.jpg",
     )
     assert playback_urls(item, BUCKET, BASE_URL + "/") == {
         "hls": f"{BASE_URL}/u/a/hls/master.m3u8",
         "dash": f"{BASE_URL}/u/a/dash/master.mpd",
         "mp4": [f"{BASE_URL}/u/a/mp4/a.mp4", f"{BASE_URL}/u/a/mp4/b_720p.mp4"],
-        "poster": f"{BASE_URL}/u/a/thumbnails/x_poster.0000000.jpg",
+        "poster": f"{BASE_URL}/u/a/thumbnails/x_thumb.0000003.jpg",
     }
 
 

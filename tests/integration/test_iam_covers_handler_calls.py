@@ -91,6 +91,10 @@ UPLOADS = {
     "outage": "uploads/ivy/outage-clip.mp4",  # EventBridge fails when its final state is announced
 }
 INTERRUPTED = "uploads/hal/interrupted.mp4"  # the orchestrator dies right after CreateJob
+# A caption file uploaded before its video: its own event is acknowledged without a record, and
+# the video's plan finds it (HeadObject) and copies it beside the working copy (CopyObject).
+CAPTIONS = "uploads/cara/captioned.vtt"
+CAPTIONED = "uploads/cara/captioned.mp4"
 # For the reconciler: jobs that finish without their events reaching the bus, a job that runs
 # on while its upload's message reaches the DLQ, a dead-lettered upload nobody recorded (its
 # "+" needs HeadObject to resolve), and a stale dead letter of an asset that succeeded.
@@ -292,8 +296,10 @@ def drive(pipeline: Pipeline) -> None:
     with patch.object(pipeline, "_run_jobs", return_value=False):
         pipeline.run_until_quiet()
     pipeline.run_until_quiet()
+    pipeline.upload(CAPTIONS, b"WEBVTT\n\n00:01.000 --> 00:02.000\nHello\n")
+    pipeline.run_until_quiet()
     with eventbridge_outage(pipeline.processor.runtime().clients.events, "outage-clip"):
-        for key in UPLOADS.values():
+        for key in (*UPLOADS.values(), CAPTIONED):
             pipeline.upload(key)
         pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody="{not json")
         pipeline.run_until_quiet()
@@ -528,6 +534,14 @@ def test_the_run_takes_every_path_that_calls_aws_differently(run: Run) -> None:
     assert statuses[UPLOADS["plain"]] == statuses[UPLOADS["plus"]] == "SUCCEEDED"
     assert statuses[UPLOADS["flaky"]] == statuses[UPLOADS["outage"]] == "SUCCEEDED"
     assert statuses[INTERRUPTED] == "SUCCEEDED"
+    assert statuses[CAPTIONED] == "SUCCEEDED" and CAPTIONS not in statuses
+    caption_copies = [
+        call
+        for call in run.audit.calls
+        if call.label == "s3.CopyObject"
+        and str(call.params.get("Key", "")).endswith("/captions.vtt")
+    ]
+    assert caption_copies, "the caption file was copied beside the working copy"
     assert statuses[UPLOADS["broken"]] == statuses[UPLOADS["invalid"]] == "FAILED"
     assert statuses[LOST] == "SUCCEEDED"  # finished from GetJob by the reconciler
     assert statuses[ABANDONED] == "SUCCEEDED"  # nudged by the reconciler

@@ -253,6 +253,27 @@ VALUE_ROWS = [
     _profile("acceleration", "transcoding: {acceleration: always}\n", r"'disabled'"),
     _profile("job-grouping", "transcoding: {job_grouping: per_rendition}\n", r"'per_format'"),
     _profile(
+        "loudness-target", "quality: {loudness: {target_lkfs: 3.0}}\n", r"loudness\.target_lkfs"
+    ),
+    _profile("true-peak", "quality: {loudness: {true_peak_dbtp: -9.0}}\n", r"true_peak_dbtp: .*-8"),
+    _profile("tone-mapping", "quality: {tone_mapping: bright}\n", r"'preserve_details'"),
+    _profile(
+        "caption-extension",
+        "quality: {captions: {sidecar_extensions: [ttml]}}\n",
+        r"sidecar_extensions\[0\]: .*'vtt'",
+    ),
+    _profile("caption-language", "quality: {captions: {language: English}}\n", r"language"),
+    _profile(
+        "trick-play-separate",
+        "formats: {packaging: {mode: separate}}\nquality: {trick_play: true}\n",
+        r"quality\.trick_play: needs formats\.packaging\.mode 'cmaf'",
+    ),
+    _profile(
+        "hdr-ladder-abr",
+        "transcoding: {automated_abr: {enabled: true}}\nquality: {hdr_ladder: true}\n",
+        r"quality\.hdr_ladder: cannot be combined with transcoding\.automated_abr",
+    ),
+    _profile(
         "transitions-backwards",
         "retention:\n  outputs:\n    transitions:\n"
         "      - {days: 120, storage_class: GLACIER_IR}\n"

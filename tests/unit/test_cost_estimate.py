@@ -17,6 +17,7 @@ from mediapipe_cfn.mediaconvert.cost import (
     load_prices,
     output_charges,
 )
+from mediapipe_cfn.mediaconvert.ladder import SourceInfo
 from mediapipe_cfn.mediaconvert.spec import transcode_spec
 from mediapipe_cfn.profile import builtin_profiles, load_profile
 from mediapipe_cfn.profile.model import Profile
@@ -63,8 +64,10 @@ def test_price_override_merges_over_the_defaults(tmp_path: Path) -> None:
     }
     assert prices["s3"] == load_prices()["s3"]
     doubled = run(load_profile("default"), prices=prices)
-    assert doubled.mediaconvert_cost == pytest.approx(
-        2 * run(load_profile("default")).mediaconvert_cost
+    add_ons = sum(line.cost for line in doubled.mediaconvert if line.tier == "Add-on")
+    assert add_ons > 0  # billed per output minute, not at the Basic rate
+    assert doubled.mediaconvert_cost - add_ons == pytest.approx(
+        2 * (run(load_profile("default")).mediaconvert_cost - add_ons)
     )
 
 
@@ -80,14 +83,16 @@ def test_price_override_must_be_an_object(tmp_path: Path) -> None:
 
 def test_default_profile_bills_each_rendition_once() -> None:
     result = run(load_profile("default"))
-    # CMAF: 2 HD + 4 SD renditions + audio; MP4: 1 SD preview; thumbnails + poster.
+    # CMAF: 2 HD + 4 SD renditions + audio; MP4: 1 SD preview; one capture output for
+    # thumbnails and poster; loudness normalisation on the two outputs that carry audio.
     assert lines(result) == {
         ("Basic", "HD"): 2,
         ("Basic", "SD"): 5,
         ("Basic", "audio"): 1,
-        ("Basic", "frames"): 2,
+        ("Basic", "frames"): 1,
+        ("Add-on", "loudness"): 2,
     }
-    assert result.normalized_minutes_per_source_minute == pytest.approx(2 * 2 + 5 + 0.4 + 2)
+    assert result.normalized_minutes_per_source_minute == pytest.approx(2 * 2 + 5 + 0.4 + 1)
     monthly_source_minutes = UPLOADS * 30 * MINUTES
     hd = next(line for line in result.mediaconvert if line.resolution_class == "HD")
     assert hd.output_minutes == 2 * monthly_source_minutes
@@ -114,7 +119,12 @@ def test_benchmark_comparison_cmaf_versus_separate_at_professional_tier() -> Non
     cmaf_cost = cost_per_source_minute(cmaf_charges, prices)
     separate_cost = cost_per_source_minute(separate_charges, prices, "Professional")
     assert len(separate_charges) - len(cmaf_charges) == 6
-    assert separate_cost / cmaf_cost == pytest.approx((19.4 * 0.012) / (11.4 * 0.0075))
+    loudness = 0.0012  # per minute of each normalized audio output
+    # CMAF: audio rendition + MP4 preview; separate: 6 HLS renditions (muxed audio), the DASH
+    # audio and the MP4 preview.
+    assert separate_cost / cmaf_cost == pytest.approx(
+        (18.4 * 0.012 + 8 * loudness) / (10.4 * 0.0075 + 2 * loudness)
+    )
 
 
 @pytest.mark.parametrize(
@@ -144,7 +154,7 @@ def test_professional_features_move_video_outputs_to_professional(
 
 
 def test_basic_profile_has_no_professional_output() -> None:
-    assert {tier for tier, _ in lines(run(load_profile("default")))} == {"Basic"}
+    assert {tier for tier, _ in lines(run(load_profile("default")))} == {"Basic", "Add-on"}
 
 
 def test_acceleration_is_job_wide_but_only_for_jobs_that_can_be_accelerated() -> None:
@@ -171,7 +181,8 @@ def test_resolution_classes_follow_the_source() -> None:
         ("Basic", "HD"): 1,
         ("Basic", "SD"): 5,
         ("Basic", "audio"): 1,
-        ("Basic", "frames"): 2,
+        ("Basic", "frames"): 1,
+        ("Add-on", "loudness"): 2,
     }
     uhd_ladder = [
         {
@@ -196,7 +207,10 @@ def test_portrait_source_bills_like_its_landscape_twin() -> None:
 
 
 def test_audio_only_source_bills_only_the_audio_rendition() -> None:
-    assert lines(run(profile_of(), "audio")) == {("Basic", "audio"): 1}
+    assert lines(run(profile_of(), "audio")) == {
+        ("Basic", "audio"): 1,
+        ("Add-on", "loudness"): 1,
+    }
 
 
 def test_fewer_renditions_cost_less() -> None:
@@ -373,3 +387,62 @@ def test_data_transfer_is_priced_in_volume_bands() -> None:
         + 4194304 * 0.025 + (huge - 5242880) * 0.02
     )  # fmt: skip
     assert banded_cost(huge, bands) == pytest.approx(expected)
+
+
+# --- quality features -----------------------------------------------------------------------------
+
+
+def test_one_capture_output_and_loudness_cost_less_than_before_for_sdr_progressive() -> None:
+    """The default profile per 1080p SDR progressive source minute: 10.4 normalized minutes at
+    the Basic rate plus loudness normalisation on two audio-carrying outputs, against 11.4 when
+    the poster was a second capture output and audio was not normalized."""
+    prices = load_prices()
+    charges = output_charges(
+        transcode_spec(load_profile("default")), SOURCE_PRESETS["1080p"], prices, 600
+    )
+    now = cost_per_source_minute(charges, prices)
+    assert now == pytest.approx(10.4 * 0.0075 + 2 * 0.0012)
+    assert now < 11.4 * 0.0075
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        (SourceInfo(1920, 1080, frame_rate=30.0, hdr="HDR10"), "Professional: HDR tone mapping"),
+        (SourceInfo(1920, 1080, frame_rate=25.0, interlaced=True), "Professional: deinterlacer"),
+    ],
+)
+def test_tone_mapping_and_deinterlacing_are_priced_as_professional(
+    source: SourceInfo, reason: str
+) -> None:
+    charges = output_charges(transcode_spec(load_profile("default")), source, load_prices(), 600)
+    pictures = [c for c in charges if c.kind in ("video", "frames")]
+    assert pictures and all(c.tier == "Professional" and reason in c.reasons for c in pictures)
+    assert all(c.tier == "Basic" for c in charges if c.kind == "audio")
+    # docs/transcoding.md: 10 normalized minutes at the Professional rate, the audio rendition
+    # at the Basic rate, loudness on two outputs.
+    assert cost_per_source_minute(charges, load_prices()) == pytest.approx(
+        10 * 0.012 + 0.4 * 0.0075 + 2 * 0.0012
+    )
+
+
+def test_trick_play_is_priced_as_one_more_capture_output() -> None:
+    prices = load_prices()
+    plain = output_charges(transcode_spec(profile_of()), SOURCE_PRESETS["1080p"], prices, 600)
+    with_trick_play = output_charges(
+        transcode_spec(profile_of(quality={"trick_play": True})),
+        SOURCE_PRESETS["1080p"],
+        prices,
+        600,
+    )
+    (extra,) = [c for c in with_trick_play if c.name == "(trick play)"]
+    assert len(with_trick_play) == len(plain) + 1
+    assert extra.multiplier == prices["quality"]["trick_play_multiplier"]
+    assert extra.images == 100  # one tile image per 6 s segment of a 600 s source
+    assert cost_per_source_minute(with_trick_play, prices) > cost_per_source_minute(plain, prices)
+
+
+def test_loudness_off_removes_the_add_on() -> None:
+    result = run(profile_of(quality={"loudness": {"enabled": False}}))
+    assert not any(line.tier == "Add-on" for line in result.mediaconvert)
+    assert "quality.add_on_per_output_minute.loudness" in result.assumptions

@@ -243,7 +243,8 @@ def test_profile_check_names_the_job_the_path_and_the_sources() -> None:
     }
     starved = (
         "cmaf job: Settings.OutputGroups[0].Outputs[0].VideoDescription.CodecSettings."
-        "H264Settings.MaxBitrate [1080p landscape, 4K, no source description, job template]"
+        "H264Settings.MaxBitrate [1080p landscape, 4K, no source description, HDR10 2160p, "
+        "interlaced 1080i, 5.1 audio, sidecar .vtt, job template]"
     )
     assert any(f.startswith(starved) and "below the sensible range" in f for f in findings)
     # A rendition called "audio" collides with the audio rendition's file names.

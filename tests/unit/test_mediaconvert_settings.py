@@ -389,11 +389,11 @@ def test_mp4_previews_are_progressive_download_files_capped_at_the_source() -> N
     assert output["AudioDescriptions"]
 
 
-def test_thumbnails_and_poster_are_frame_captures_in_the_mp4_job() -> None:
+def test_one_frame_capture_output_serves_thumbnails_and_poster() -> None:
     settings = settings_for(spec_of(), "mp4", LANDSCAPE)
     thumbnails = settings["OutputGroups"][1]
     assert group_settings(thumbnails)["Destination"] == f"{DESTINATION}thumbnails/image"
-    thumb, poster = thumbnails["Outputs"]
+    (thumb,) = thumbnails["Outputs"]  # no second, separately billed poster capture
     capture = thumb["VideoDescription"]["CodecSettings"]
     assert capture["Codec"] == "FRAME_CAPTURE"
     assert capture["FrameCaptureSettings"] == {
@@ -404,17 +404,47 @@ def test_thumbnails_and_poster_are_frame_captures_in_the_mp4_job() -> None:
     }
     assert thumb["ContainerSettings"] == {"Container": "RAW"}
     assert (thumb["VideoDescription"]["Width"], thumb["VideoDescription"]["Height"]) == (640, 360)
-    assert poster["NameModifier"] == "_poster"
-    assert poster["VideoDescription"]["CodecSettings"]["FrameCaptureSettings"]["MaxCaptures"] == 1
-    assert (poster["VideoDescription"]["Width"], poster["VideoDescription"]["Height"]) == (
-        1920,
-        1080,
+    # 600 s, a capture every 10 s, at most 60: the poster is the one at 30 % (180 s).
+    assert builder.poster_path(spec_of(), LANDSCAPE) == "thumbnails/image_thumb.0000018.jpg"
+
+
+@pytest.mark.parametrize(
+    ("duration", "interval", "poster_index"),
+    [
+        (600.0, 10, 18),  # 30 % of 600 s = 180 s = capture 18
+        (12.0, 3, 1),  # shorter than the 10 s interval: captures every 3 s, never frame 0
+        (2.5, 1, 1),  # a 2.5 s clip: captures at 0, 1, 2 s; the poster is not frame 0
+        (0.6, 1, 0),  # too short for a second capture: the only frame it has
+    ],
+)
+def test_poster_rule_holds_for_short_clips(
+    duration: float, interval: int, poster_index: int
+) -> None:
+    source = SourceInfo(1920, 1080, duration_seconds=duration)
+    spec = spec_of()
+    assert builder.thumbnail_interval(spec, source) == interval
+    thumbs = settings_for(spec, "mp4", source)["OutputGroups"][1]["Outputs"][0]
+    rate = thumbs["VideoDescription"]["CodecSettings"]["FrameCaptureSettings"]
+    assert rate["FramerateDenominator"] == interval
+    assert builder.poster_path(spec, source) == f"thumbnails/image_thumb.{poster_index:07d}.jpg"
+
+
+def test_poster_position_and_capture_limit_come_from_the_profile() -> None:
+    spec = spec_of(
+        quality={"poster_position_percent": 90}, formats={"thumbnails": {"max_captures": 5}}
     )
+    # 90 % of 600 s is capture 54, but only captures 0-4 exist.
+    assert builder.poster_path(spec, LANDSCAPE) == "thumbnails/image_thumb.0000004.jpg"
+    # Undescribed source: the second capture (the first is often black).
+    assert builder.poster_path(spec, None) == "thumbnails/image_thumb.0000001.jpg"
 
 
 def test_poster_can_be_turned_off() -> None:
-    settings = settings_for(spec_of(formats={"thumbnails": {"poster": False}}), "mp4", LANDSCAPE)
+    spec = spec_of(formats={"thumbnails": {"poster": False}})
+    settings = settings_for(spec, "mp4", LANDSCAPE)
     assert [o["NameModifier"] for o in settings["OutputGroups"][1]["Outputs"]] == ["_thumb"]
+    assert builder.poster_path(spec, LANDSCAPE) is None
+    assert builder.poster_path(spec_of(), AUDIO_ONLY) is None
 
 
 def test_hevc_uses_hvc1_main_profile() -> None:

@@ -39,7 +39,9 @@ def test_runtime_config_has_the_keys_the_handlers_read() -> None:
         "crashLimit": 2,
         "dlqReceiveLimit": 100,
     }
-    assert set(config["transcoding"]) == {"version", "video", "audio", "formats", "transcoding"}
+    assert set(config["transcoding"]) == {
+        "version", "video", "audio", "formats", "transcoding", "quality",
+    }  # fmt: skip
 
 
 def test_runtime_config_values_come_from_the_profile() -> None:
