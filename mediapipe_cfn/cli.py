@@ -304,6 +304,12 @@ ESTIMATE_SOURCES = ("1080p", "2160p", "1440p", "portrait-1080p", "720p", "480p",
     default=None,
     help="JSON file of prices merged over the bundled table (only the figures you change).",
 )
+@click.option(
+    "--utilisation",
+    type=FiniteFloatRange(min=0, min_open=True, max=1),
+    default=None,
+    help="How busy reserved slots are planned to be (0-1]. Default: the price table's (0.8).",
+)
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table")
 @_user_errors
 def estimate(
@@ -312,12 +318,15 @@ def estimate(
     avg_minutes: float,
     source: str,
     prices_file: Path | None,
+    utilisation: float | None,
     output_format: str,
 ) -> None:
-    """Estimate a month's cost: MediaConvert, S3 over a year, and the request-driven rest."""
+    """Estimate a month's cost: MediaConvert, S3 over a year, and the request-driven rest;
+    and reserved slots against on demand for the same work."""
     from mediapipe_cfn.errors import MediapipeError
     from mediapipe_cfn.mediaconvert.cost import estimate as estimate_cost
     from mediapipe_cfn.mediaconvert.cost import load_prices
+    from mediapipe_cfn.mediaconvert.reserved import reserved_plan
     from mediapipe_cfn.profile.loader import load_profile
 
     profile = load_profile(profile_ref)
@@ -330,13 +339,24 @@ def estimate(
             source=source,
             prices=prices,
         )
+        plan = reserved_plan(
+            profile,
+            uploads_per_day=uploads_per_day,
+            avg_minutes=avg_minutes,
+            jobs_per_asset=len(result.jobs),
+            on_demand_monthly=result.mediaconvert_cost,
+            prices=prices,
+            utilisation=utilisation,
+        )
     except (ValueError, KeyError, TypeError) as exc:
         where = f"{prices_file}: " if prices_file else ""
         raise MediapipeError(f"{where}cannot estimate: {exc}") from None
     if output_format == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+        document = {**result.to_dict(), "reserved": plan.to_dict()}
+        click.echo(json.dumps(document, indent=2, sort_keys=True))
     else:
         click.echo(result.format_table())
+        click.echo(plan.format_table())
 
 
 @main.group(invoke_without_command=True)

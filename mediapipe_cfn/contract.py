@@ -28,6 +28,8 @@ class Env(StrEnum):
     EVENT_BUS_NAME = "MEDIAPIPE_EVENT_BUS_NAME"
     NOTIFICATION_TOPIC_ARN = "MEDIAPIPE_NOTIFICATION_TOPIC_ARN"
     PIPELINE_ID = "MEDIAPIPE_PIPELINE_ID"
+    # Set only when the profile has a capacity section: the in-flight budget table.
+    CAPACITY_TABLE = "MEDIAPIPE_CAPACITY_TABLE"
     METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
     SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
     LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"
@@ -133,7 +135,17 @@ class Metric(StrEnum):
     # A queue message whose processing ended the orchestrator before it could finish.
     HANDLER_CRASHES = "HandlerCrashes"
     JOBS_CANCELED = "JobsCanceled"
+    # A job found every queue of its route at its in-flight budget and was put off.
+    CAPACITY_WAITS = "CapacityWaits"
+    # Jobs counted against a queue's in-flight budget, after a job took its place (Queue dimension).
+    QUEUE_IN_FLIGHT = "QueueInFlight"
 
+
+# Capacity metrics (a profile with a capacity section only): QueueInFlight is emitted with the
+# Queue dimension (the queue's name in the profile) besides the Pipeline one.
+DIMENSION_QUEUE: Final = "Queue"
+PER_QUEUE_METRICS: Final = frozenset({Metric.QUEUE_IN_FLIGHT})
+CAPACITY_METRICS: Final = frozenset({Metric.CAPACITY_WAITS, Metric.QUEUE_IN_FLIGHT})
 
 # Metrics emitted with the Format dimension as well as the Pipeline one.
 PER_FORMAT_METRICS: Final = frozenset(

@@ -55,6 +55,8 @@ JOB_EVENTS_LOG_POLICY: Final = "JobEventsLogResourcePolicy"
 
 # State
 ASSETS_TABLE: Final = "MediaAssetsTable"
+# Only with a capacity section: the per-queue in-flight budgets.
+CAPACITY_TABLE: Final = "CapacityTable"
 
 # Configuration
 TRANSCODE_PARAMETER: Final = "TranscodeConfigParameter"
@@ -125,6 +127,7 @@ O_STATUS_FAILURE_QUEUE_URL: Final = "StatusProcessorFailureQueueUrl"
 O_STATUS_FAILURE_QUEUE_ARN: Final = "StatusProcessorFailureQueueArn"
 O_ASSETS_TABLE_NAME: Final = "MediaAssetsTableName"
 O_ASSETS_TABLE_ARN: Final = "MediaAssetsTableArn"
+O_CAPACITY_TABLE_NAME: Final = "CapacityTableName"
 O_MEDIACONVERT_ROLE_ARN: Final = "MediaConvertJobRoleArn"
 O_MEDIACONVERT_QUEUE_ARN: Final = "MediaConvertQueueArn"
 O_TRANSCODE_PARAMETER_NAME: Final = "TranscodeConfigParameterName"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mediapipe_cfn.capacity import capacity_runtime_config
 from mediapipe_cfn.mediaconvert.spec import transcode_spec
 from mediapipe_cfn.profile.model import Profile
 
@@ -26,6 +27,8 @@ def runtime_config(profile: Profile) -> dict[str, Any]:
     ingest = profile.ingest
     queue = profile.queue
     transcoding = profile.transcoding
+    # Only a profile with a capacity section has the key: other documents stay as they were.
+    capacity = {"capacity": capacity_runtime_config(profile.capacity)} if profile.capacity else {}
     return {
         "version": RUNTIME_CONFIG_VERSION,
         "ingest": {
@@ -51,6 +54,7 @@ def runtime_config(profile: Profile) -> dict[str, Any]:
             "dlqReceiveLimit": DLQ_RECEIVE_LIMIT,
         },
         "transcoding": transcode_spec(profile),
+        **capacity,
     }
 
 

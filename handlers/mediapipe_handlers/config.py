@@ -66,6 +66,9 @@ class RuntimeConfig:
     # Where each asset's immutable copy of its uploaded version lives, in the uploads bucket.
     working_copy_prefix: str = DEFAULT_WORKING_COPY_PREFIX
     reconcile: ReconcilePolicy = field(default_factory=ReconcilePolicy)
+    # The profile's capacity section (queues, routes, priorities, budgets), or None: every job
+    # goes to the stack's queue. Read by mediapipe_handlers.routing.
+    capacity: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 def parse_runtime_config(text: str) -> RuntimeConfig:
@@ -135,4 +138,5 @@ def _build(document: Mapping[str, Any]) -> RuntimeConfig:
         sns_on_final_state=bool(document.get("notifications", {}).get("snsOnFinalState", False)),
         transcoding=document["transcoding"],
         retryable_error_codes=frozenset(int(c) for c in codes) if codes is not None else None,
+        capacity=document.get("capacity") or None,
     )

@@ -36,6 +36,7 @@ class HandlerEnvironment:
     metrics_namespace: str
     # With CloudFront delivery: https://<host>, the base of playback URLs; None without.
     playback_base_url: str | None = None
+    capacity_table: str | None = None  # only with a capacity section
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> HandlerEnvironment:
@@ -67,4 +68,5 @@ class HandlerEnvironment:
             region=str(region),
             metrics_namespace=environ.get(Env.METRICS_NAMESPACE) or DEFAULT_METRICS_NAMESPACE,
             playback_base_url=environ.get(Env.PLAYBACK_BASE_URL) or None,
+            capacity_table=environ.get(Env.CAPACITY_TABLE) or None,
         )

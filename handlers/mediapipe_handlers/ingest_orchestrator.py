@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
+from functools import cached_property
 from typing import Any, NoReturn
 
 from aws_lambda_powertools.utilities.batch import (
@@ -77,15 +78,18 @@ from mediapipe_handlers.lifecycle import (
 from mediapipe_handlers.log import asset_context, get_logger
 from mediapipe_handlers.messages import (
     COMMAND_JOB_FAILED,
+    COMMAND_RECONCILE,
     JobCommand,
     MalformedMessage,
     UploadEvent,
+    command_body,
     parse_queue_message,
 )
 from mediapipe_handlers.metrics import PipelineMetrics
-from mediapipe_handlers.notify import send_to_dead_letter_queue
+from mediapipe_handlers.notify import send_to_dead_letter_queue, send_to_processing_queue
 from mediapipe_handlers.records import new_asset_record
 from mediapipe_handlers.repository import AssetRepository, error_entry
+from mediapipe_handlers.routing import Placement, QueuesFull, Router, router_for
 from mediapipe_handlers.runtime import Runtime, get_runtime
 from mediapipe_handlers.settlement import Settlement, owes_announcement
 from mediapipe_handlers.sources import make_working_copy, resolve_key, working_copy_key
@@ -201,6 +205,11 @@ class Orchestrator:
         self.log = get_logger()
         self.delete_on_success = False
         self.submissions = 0  # jobs this invocation created or adopted
+
+    @cached_property
+    def router(self) -> Router:
+        """Queue, priority and in-flight budget of each job (read with the configuration)."""
+        return router_for(self.runtime)
 
     # ------------------------------------------------------------------ records
 
@@ -599,15 +608,7 @@ class Orchestrator:
             current = self.repo.get(asset_id) or {}
             return _outcome_of(current, job_format)
         if not state.get("released"):
-            job_id = find_submitted_job(
-                self.runtime.clients.mediaconvert,
-                queue_arn=self.runtime.env.mediaconvert_queue_arn,
-                input_uri=str(state.get("inputUri") or _input_uri(item)),
-                pipeline_id=self.runtime.env.pipeline_id,
-                asset_id=asset_id,
-                job_format=job_format,
-                attempt=attempt,
-            )
+            job_id = self._find_submitted_job(item, job_format, state, attempt)
             if job_id is not None:
                 self.log.warning(
                     "found the job of an interrupted submission; not submitting again",
@@ -617,6 +618,31 @@ class Orchestrator:
                 self.submissions += 1
                 return FormatOutcome.HAS_JOB
         return self._submit(item, job_format, attempt, source, delivery)
+
+    def _find_submitted_job(
+        self, item: Mapping[str, Any], job_format: str, state: Mapping[str, Any], attempt: int
+    ) -> str | None:
+        """The job an interrupted submission created, in whichever queue it chose."""
+        for queue_arn in self.router.queue_arns:
+            job_id = find_submitted_job(
+                self.runtime.clients.mediaconvert,
+                queue_arn=queue_arn,
+                input_uri=str(state.get("inputUri") or _input_uri(item)),
+                pipeline_id=self.runtime.env.pipeline_id,
+                asset_id=str(item[Attr.ASSET_ID]),
+                job_format=job_format,
+                attempt=attempt,
+            )
+            if job_id is not None:
+                self.router.count_found(
+                    asset_id=str(item[Attr.ASSET_ID]),
+                    job_format=job_format,
+                    attempt=attempt,
+                    queue_arn=queue_arn,
+                    now=clock.now_iso(),
+                )
+                return job_id
+        return None
 
     def _wait_for_claim(
         self,
@@ -649,6 +675,7 @@ class Orchestrator:
     ) -> FormatOutcome:
         env = self.runtime.env
         asset_id = str(item[Attr.ASSET_ID])
+        placement = self._place(item, job_format, attempt, delivery)
         request = build_create_job_request(
             self.runtime.config.transcoding,
             job_format=job_format,
@@ -657,18 +684,21 @@ class Orchestrator:
             destination=f"s3://{env.outputs_bucket}/{item[Attr.OUTPUT_PREFIX]}",
             source=source,
             role_arn=env.mediaconvert_role_arn,
-            queue_arn=env.mediaconvert_queue_arn,
+            queue_arn=placement.queue_arn,
             pipeline_id=env.pipeline_id,
             kms_key_arn=self.runtime.kms_key_arn,
             attempt=attempt,
             sidecar=caption_from_record((item.get(Attr.SOURCE) or {}).get("captions")),
         )
+        request["Priority"] = placement.priority
         try:
             job_id = create_job(self.runtime.clients.mediaconvert, request)
         except JobNotCreated:
+            self.router.release(asset_id, job_format, attempt)
             self.repo.release_claim(asset_id, job_format, delivery.token, clock.now_iso())
             raise
         except PermanentFailure as failure:
+            self.router.release(asset_id, job_format, attempt)
             self.repo.advance_format(
                 asset_id,
                 job_format,
@@ -683,10 +713,39 @@ class Orchestrator:
         self._record_job(asset_id, job_format, attempt, delivery, job_id)
         self.submissions += 1
         self.metrics.count(Metric.JOBS_SUBMITTED, job_format=job_format)
+        if placement.in_flight is not None:
+            self.metrics.per_queue(Metric.QUEUE_IN_FLIGHT, placement.queue, placement.in_flight)
         self.log.info(
-            "job submitted", extra={"format": job_format, "job_id": job_id, "attempt": attempt}
+            "job submitted",
+            extra={
+                "format": job_format,
+                "job_id": job_id,
+                "attempt": attempt,
+                "queue": placement.queue,
+                "priority": placement.priority,
+                "in_flight": placement.in_flight,
+                "budget": placement.budget,
+            },
         )
         return FormatOutcome.HAS_JOB
+
+    def _place(
+        self, item: Mapping[str, Any], job_format: str, attempt: int, delivery: Delivery
+    ) -> Placement:
+        """The job's queue and priority; with every queue full, the claim is let go first."""
+        asset_id = str(item[Attr.ASSET_ID])
+        try:
+            return self.router.place(
+                asset_id=asset_id,
+                job_format=job_format,
+                attempt=attempt,
+                uploader=str(item.get(Attr.UPLOADER_ID) or ""),
+                base_priority=int(self.runtime.config.transcoding["transcoding"]["priority"]),
+                now=clock.now_iso(),
+            )
+        except QueuesFull:
+            self.repo.release_claim(asset_id, job_format, delivery.token, clock.now_iso())
+            raise
 
     def _record_job(
         self, asset_id: str, job_format: str, attempt: int, delivery: Delivery, job_id: str
@@ -719,6 +778,8 @@ class Orchestrator:
                 self._fail_asset(asset_id, failure.reason, FailureKind(failure.kind), delivery)
         except _WaitForClaim as waiting:
             self._wait_later(delivery, waiting)
+        except QueuesFull as full:
+            self._put_off(delivery, asset_id, full)
         except RetryLater:
             raise
         except Exception as error:  # transient, or unexpected: never crash the batch
@@ -752,6 +813,23 @@ class Orchestrator:
             return
         self._set_visibility(delivery, WAIT_FOR_CLAIM_SECONDS)
         raise RetryLater(f"waiting for another invocation's claim on {', '.join(waiting.formats)}")
+
+    def _put_off(self, delivery: Delivery, asset_id: str, full: QueuesFull) -> None:
+        """Every queue the job may use is full: come back later as a new delayed message.
+
+        A new message rather than a failed receive, so that a long backlog never uses up the
+        message's receives and sends a healthy asset to the dead-letter queue.
+        """
+        self.metrics.count(Metric.CAPACITY_WAITS)
+        self.log.info(
+            "queues at their in-flight budget; asset put off",
+            extra={"reason": str(full), "delay": full.retry_seconds},
+        )
+        body = command_body(COMMAND_RECONCILE, asset_id, "*", 1, {"by": "capacity"})
+        try:
+            send_to_processing_queue(body, full.retry_seconds, self.runtime)
+        except Exception as error:  # the message itself comes back with backoff instead
+            self._retry_later(delivery, asset_id, error)
 
     def _retry_later(
         self, delivery: Delivery, asset_id: str | None, error: BaseException

@@ -41,7 +41,7 @@ from mediapipe_cfn.contract import (
 )
 from mediapipe_handlers import clock
 from mediapipe_handlers.backoff import backoff_seconds
-from mediapipe_handlers.failures import is_retryable_job_error
+from mediapipe_handlers.failures import describe, is_retryable_job_error
 from mediapipe_handlers.log import asset_context, get_logger
 from mediapipe_handlers.messages import (
     COMMAND_JOB_FAILED,
@@ -55,6 +55,7 @@ from mediapipe_handlers.metrics import PipelineMetrics
 from mediapipe_handlers.notify import send_to_dead_letter_queue, send_to_processing_queue
 from mediapipe_handlers.outputs import summarize_job_outputs
 from mediapipe_handlers.repository import AssetRepository, JobState, error_entry
+from mediapipe_handlers.routing import router_for
 from mediapipe_handlers.runtime import Runtime, get_runtime
 from mediapipe_handlers.settlement import Settlement
 
@@ -113,9 +114,13 @@ class StatusProcessor:
         if status in ("PROGRESSING", "STATUS_UPDATE"):
             return self._progress(event, asset_id, job_format, attempt)
         if status == "COMPLETE":
-            return self._complete(event, asset_id, job_format, attempt)
+            outcome = self._complete(event, asset_id, job_format, attempt)
+            self._release_budget(asset_id, job_format, attempt)
+            return outcome
         if status in ("ERROR", "CANCELED"):
-            return self._failed(event, asset_id, job_format, attempt)
+            outcome = self._failed(event, asset_id, job_format, attempt)
+            self._release_budget(asset_id, job_format, attempt)
+            return outcome
         if status == "NEW_WARNING":
             return self._warning(event, asset_id, job_format, attempt)
         if status == "INPUT_INFORMATION":
@@ -127,6 +132,13 @@ class StatusProcessor:
             return "logged"
         self.log.warning("unknown job status; ignored", extra={"status": status})
         return "ignored"
+
+    def _release_budget(self, asset_id: str, job_format: str, attempt: int) -> None:
+        """The finished job no longer counts against its queue's in-flight budget."""
+        try:
+            router_for(self.runtime).release(asset_id, job_format, attempt)
+        except Exception as error:  # the reconciler gives it back on its next run
+            self.log.warning("could not release queue budget", extra={"error": describe(error)})
 
     # ------------------------------------------------------------------ running jobs
 

@@ -18,7 +18,14 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
 
-from mediapipe_cfn.contract import DIMENSION_FORMAT, DIMENSION_PIPELINE, PER_FORMAT_METRICS, Metric
+from mediapipe_cfn.contract import (
+    DIMENSION_FORMAT,
+    DIMENSION_PIPELINE,
+    DIMENSION_QUEUE,
+    PER_FORMAT_METRICS,
+    PER_QUEUE_METRICS,
+    Metric,
+)
 
 
 @dataclass
@@ -30,9 +37,18 @@ class PipelineMetrics:
     _values: dict[tuple[str | None, str, str], list[float]] = field(
         default_factory=lambda: defaultdict(list)
     )
+    _per_queue: dict[tuple[str, str], list[float]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
 
     def count(self, metric: Metric, value: float = 1, *, job_format: str | None = None) -> None:
         self._add(metric, MetricUnit.Count, value, job_format)
+
+    def per_queue(self, metric: Metric, queue: str, value: float) -> None:
+        """A count about one MediaConvert queue (Pipeline and Queue dimensions only)."""
+        if metric not in PER_QUEUE_METRICS:
+            raise ValueError(f"{metric} is not a per-queue metric")
+        self._per_queue[(queue, metric.value)].append(value)
 
     def seconds(self, metric: Metric, value: float, *, job_format: str | None = None) -> None:
         self._add(metric, MetricUnit.Seconds, max(0.0, value), job_format)
@@ -60,3 +76,11 @@ class PipelineMetrics:
                     provider.add_metric(name=name, unit=unit, value=value)
             provider.flush_metrics()
         self._values.clear()
+        for (queue, name), values in sorted(self._per_queue.items()):
+            provider = AmazonCloudWatchEMFProvider(namespace=self.namespace, service="")
+            provider.add_dimension(DIMENSION_PIPELINE, self.pipeline_id)
+            provider.add_dimension(DIMENSION_QUEUE, queue)
+            for value in values:
+                provider.add_metric(name=name, unit=MetricUnit.Count, value=value)
+            provider.flush_metrics()
+        self._per_queue.clear()

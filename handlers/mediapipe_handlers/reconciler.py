@@ -18,6 +18,9 @@ run, within its time:
    record that names it: an asset still live is failed (DEAD_LETTERED), an upload without a
    record gets one, a FAILED record gets the message id; a message whose asset SUCCEEDED since
    is deleted (there is nothing left to redrive).
+4. **Queue budgets** (a capacity section only). A job counted against a queue's in-flight
+   budget for longer than ``BUDGET_GRACE`` whose record no longer shows it submitting or
+   running (its release was lost with a crashed container or a lost event) stops counting.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from mediapipe_handlers.notify import send_to_processing_queue
 from mediapipe_handlers.outputs import output_groups_from_job
 from mediapipe_handlers.records import new_asset_record
 from mediapipe_handlers.repository import AssetRepository, error_entry
+from mediapipe_handlers.routing import router_for
 from mediapipe_handlers.runtime import Runtime, get_runtime
 from mediapipe_handlers.settlement import Settlement, owes_announcement
 from mediapipe_handlers.sources import resolve_key
@@ -70,6 +74,8 @@ TIME_RESERVE = timedelta(seconds=20)
 # A dead-lettered message read by this run stays hidden from the next runs this long.
 DLQ_VISIBILITY_SECONDS = 600
 FINISHED_JOB_STATUSES = frozenset({"COMPLETE", "ERROR", "CANCELED"})
+# A budget entry younger than this may belong to a submission still in progress.
+BUDGET_GRACE = timedelta(minutes=15)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -106,12 +112,14 @@ class Reconciler:
             "deadLettersRecorded": 0,
             "deadLettersDeleted": 0,
             "errors": 0,
+            "budgetsRepaired": 0,
         }
 
     def run(self) -> dict[str, int]:
         self._drain_outbox()
         self._sweep_stuck()
         self._sweep_dead_letters()
+        self._repair_budgets()
         self.metrics.count(Metric.STUCK_ASSETS, self.summary["stuck"])
         self.metrics.count(
             Metric.ASSETS_RECONCILED,
@@ -135,6 +143,51 @@ class Reconciler:
                 except Exception as error:
                     self.summary["errors"] += 1
                     self.log.exception("could not reconcile", extra={"error": describe(error)})
+
+    # ------------------------------------------------------------------ queue budgets
+
+    def _repair_budgets(self) -> None:
+        router = router_for(self.runtime)
+        before = clock.iso(clock.utc_now() - BUDGET_GRACE)
+        for queue, asset_id, job_format, attempt in router.stale_entries(before):
+            if not self._time_left():
+                self.log.warning("out of time; the next run continues")
+                return
+            try:
+                if not self._job_in_flight(asset_id, job_format, attempt):
+                    router.give_back(queue, asset_id, job_format, attempt)
+                    self.summary["budgetsRepaired"] += 1
+                    self.log.warning(
+                        "queue budget held by a job that no longer runs; given back",
+                        extra={"queue": queue, "asset_id": asset_id, "format": job_format},
+                    )
+            except Exception as error:
+                self.summary["errors"] += 1
+                self.log.exception("could not repair a budget", extra={"error": describe(error)})
+
+    def _job_in_flight(self, asset_id: str, job_format: str, attempt: int) -> bool:
+        """Whether this job attempt may still be submitting or running.
+
+        A live asset's record says so itself (a submission still claimed, or a job submitted or
+        progressing: the stuck sweep resolves those). A final asset can still have a job that
+        was never canceled: MediaConvert is asked.
+        """
+        item = self.repo.get(asset_id)
+        if item is None:
+            return False
+        state = (item.get(Attr.FORMAT_STATUS) or {}).get(job_format) or {}
+        if int(state.get("attempt") or 0) != attempt:
+            return False  # a later attempt replaced it once this one had ended
+        status = state.get("status")
+        if item[Attr.STATUS] in (AssetStatus.PENDING, AssetStatus.PROCESSING):
+            submitting = status == JobState.SUBMITTING and not state.get("released")
+            return submitting or status in RUNNING_JOB_STATES
+        job_id = state.get("jobId")
+        return (
+            bool(job_id)
+            and status in RUNNING_JOB_STATES
+            and not self._apply_finished_job(str(job_id))
+        )
 
     # ------------------------------------------------------------------ outbox
 

@@ -1,6 +1,7 @@
 """The built-in template components, one module per concern, in build order."""
 
 from mediapipe_cfn.components import (
+    capacity,
     compute,
     delivery,
     encryption,
@@ -23,6 +24,7 @@ DEFAULT_COMPONENTS: tuple[Component, ...] = (
     Component("delivery", delivery.build),
     Component("queueing", queueing.build),
     Component("state", state.build),
+    Component("capacity", capacity.build),
     Component("media", media.build),
     Component("transcoding", transcoding.build),
     Component("compute", compute.build),

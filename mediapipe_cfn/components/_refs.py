@@ -249,3 +249,13 @@ def tag_values(ctx: BuildContext) -> dict[str, Any]:
 def tags(ctx: BuildContext) -> Tags:
     """``Tags`` (a Key/Value list) for every taggable resource, sorted by key."""
     return Tags(tag_values(ctx))
+
+
+def mediaconvert_queue_arns(profile: Profile) -> list[Any]:
+    """Every MediaConvert queue the pipeline's jobs may run in: the stack's own queue first,
+    then the existing queues of the profile's capacity section."""
+    stack_queue: Any = GetAtt(ids.MEDIACONVERT_QUEUE, "Arn")
+    capacity = profile.capacity
+    if capacity is None:
+        return [stack_queue]
+    return [stack_queue, *(capacity.queues[name].arn for name in sorted(capacity.queues))]

@@ -244,6 +244,7 @@ def environment(ctx: BuildContext, spec: FunctionSpec) -> dict[str, Any]:
         Env.EVENT_BUS_NAME: profile.notifications.event_bus,
         Env.NOTIFICATION_TOPIC_ARN: topic_arn,
         Env.PIPELINE_ID: _refs.pipeline_id(),
+        **({Env.CAPACITY_TABLE: Ref(ids.CAPACITY_TABLE)} if profile.capacity else {}),
         Env.METRICS_NAMESPACE: _refs.metrics_namespace(profile),
         Env.SERVICE_NAME: spec.name_suffix,
         Env.LOG_LEVEL: profile.functions.log_level,
@@ -308,15 +309,51 @@ def jobs_arn() -> Sub:
     return arn("mediaconvert", "jobs/*")
 
 
-def find_orphaned_jobs() -> Statement:
-    """SearchJobs on this stack's queue: how an interrupted submission's job is found.
+def find_orphaned_jobs(profile: Profile) -> Statement:
+    """SearchJobs on the pipeline's queues: how an interrupted submission's job is found.
 
     SearchJobs (filtered by the working copy's URI) supports the queue as its resource, so the
-    grant reaches this stack's queue only.
+    grant reaches the pipeline's queues only (the stack's, and a capacity section's others).
     """
     return allow(
-        "FindOrphanedJobs", [mediaconvert.SearchJobs], [GetAtt(ids.MEDIACONVERT_QUEUE, "Arn")]
+        "FindOrphanedJobs", [mediaconvert.SearchJobs], _refs.mediaconvert_queue_arns(profile)
     )
+
+
+def capacity_table_arn() -> GetAtt:
+    return GetAtt(ids.CAPACITY_TABLE, "Arn")
+
+
+def capacity_statements(spec: FunctionSpec, profile: Profile) -> list[Statement]:
+    """The in-flight budgets (a capacity section only): the orchestrator takes budget and puts
+    off jobs whose queues are all full; the status processor gives budget back when a job
+    finishes; the reconciler does both for jobs whose release was lost."""
+    if profile.capacity is None:
+        return []
+    if spec is ORCHESTRATOR:
+        return [
+            allow(
+                "CountJobsAgainstQueueBudgets",
+                [dynamodb.UpdateItem],
+                [capacity_table_arn()],
+            ),
+            # A job whose queues are all at their budget comes back later as a delayed
+            # message, not as a failed receive that would use up the message's retries.
+            allow(
+                "PutOffJobsWhileQueuesAreFull",
+                [sqs.SendMessage],
+                [_refs.queue_arn(ids.PROCESSING_QUEUE)],
+            ),
+        ]
+    if spec is STATUS_PROCESSOR:
+        return [allow("ReleaseQueueBudget", [dynamodb.UpdateItem], [capacity_table_arn()])]
+    return [
+        allow(
+            "RepairQueueBudgets",
+            [dynamodb.GetItem, dynamodb.UpdateItem],
+            [capacity_table_arn()],
+        )
+    ]
 
 
 def cancel_jobs(sid: str) -> Statement:
@@ -350,9 +387,10 @@ def orchestrator_statements(ctx: BuildContext) -> list[Statement]:
         allow(
             "SubmitJobsToPipelineQueue",
             [mediaconvert.CreateJob],
-            [GetAtt(ids.MEDIACONVERT_QUEUE, "Arn")],
+            _refs.mediaconvert_queue_arns(profile),
         ),
-        find_orphaned_jobs(),
+        find_orphaned_jobs(profile),
+        *capacity_statements(ORCHESTRATOR, profile),
         # An asset that fails for good (a rejected job, or settling a redriven asset) has its
         # other running jobs canceled by whoever fails it.
         cancel_jobs("CancelJobsOfFailedAssets"),
@@ -412,6 +450,7 @@ def status_processor_statements(ctx: BuildContext) -> list[Statement]:
             [dynamodb.GetItem, dynamodb.UpdateItem],
             [table_arn()],
         ),
+        *capacity_statements(STATUS_PROCESSOR, profile),
         # An asset that fails for good has its other still-running jobs canceled.
         cancel_jobs("CancelJobsOfFailedAssets"),
         # Retryable job errors go back through the processing queue with a delay; failures
@@ -452,6 +491,7 @@ def reconciler_statements(ctx: BuildContext) -> list[Statement]:
             [table_arn()],
         ),
         allow("AskMediaConvertAboutJobs", [mediaconvert.GetJob], [jobs_arn()]),
+        *capacity_statements(RECONCILER, profile),
         cancel_jobs("CancelJobsOfFailedAssets"),
         # A stuck asset is handed back to the orchestrator, which resubmits what needs it.
         allow("ResubmitUploads", [sqs.SendMessage], [_refs.queue_arn(ids.PROCESSING_QUEUE)]),

@@ -8,6 +8,8 @@ jobs in this stack's queue, can assume it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from awacs import s3
 from awacs.aws import ArnEquals, PolicyDocument, Statement, StringEquals
 from troposphere import GetAtt, Ref, Sub
@@ -37,8 +39,8 @@ def queue(ctx: BuildContext) -> Queue:
     )
 
 
-def trust_policy() -> PolicyDocument:
-    """MediaConvert may assume the role for jobs of this account in this stack's queue only.
+def trust_policy(ctx: BuildContext) -> PolicyDocument:
+    """MediaConvert may assume the role for jobs of this account in the pipeline's queues only.
 
     MediaConvert sets ``aws:SourceArn`` to the ARN of the queue the job runs in (its
     confused-deputy guidance), and the orchestrator may submit to this queue only.
@@ -48,9 +50,15 @@ def trust_policy() -> PolicyDocument:
             "MediaConvertAssumesRoleForPipelineJobs",
             "mediaconvert",
             StringEquals("aws:SourceAccount", Ref("AWS::AccountId")),
-            ArnEquals("aws:SourceArn", GetAtt(ids.MEDIACONVERT_QUEUE, "Arn")),
+            ArnEquals("aws:SourceArn", source_queues(ctx)),
         )
     )
+
+
+def source_queues(ctx: BuildContext) -> Any:
+    """The queue ARN, or the list of them when a capacity section adds queues."""
+    arns = _refs.mediaconvert_queue_arns(ctx.profile)
+    return arns[0] if len(arns) == 1 else arns
 
 
 def role_statements(ctx: BuildContext) -> list[Statement]:
@@ -74,7 +82,7 @@ def role(ctx: BuildContext) -> iam_resources.Role:
     return iam_resources.Role(
         ids.MEDIACONVERT_ROLE,
         Condition=ids.C_CREATE_MEDIACONVERT_ROLE,
-        AssumeRolePolicyDocument=trust_policy(),
+        AssumeRolePolicyDocument=trust_policy(ctx),
         Description=(
             "Role MediaConvert jobs of this pipeline run as: read working copies, write outputs."
         ),

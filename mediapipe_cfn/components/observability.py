@@ -214,6 +214,7 @@ def graphs(profile: Profile) -> list[Graph]:
             "Jobs submitted per format",
             [pipeline_metric(namespace, PipelineMetric.JOBS_SUBMITTED, f) for f in formats],
         ),
+        *capacity_graphs(profile, namespace),
         Graph(
             "Jobs succeeded and failed per format",
             [
@@ -286,6 +287,36 @@ def graphs(profile: Profile) -> list[Graph]:
             y_label="Milliseconds",
         ),
     ]
+
+
+def capacity_graphs(profile: Profile, namespace: str) -> list[Graph]:
+    """A capacity section's queues: each one's jobs in flight against its budget (and reserved
+    slots: in flight above them is the queue's backlog), and the jobs put off because every
+    queue of their route was full."""
+    capacity = profile.capacity
+    if capacity is None:
+        return []
+    graphs = []
+    for name, budget in capacity.budgets().items():
+        existing = capacity.queues.get(name)
+        slots = existing.reserved_slots if existing else None
+        line = [*pipeline_metric(namespace, PipelineMetric.QUEUE_IN_FLIGHT)]
+        line += [contract.DIMENSION_QUEUE, name, {"label": "in flight (backlog above slots)"}]
+        graphs.append(
+            Graph(
+                f"MediaConvert queue {name}: jobs in flight against the budget",
+                [line],
+                stat="Maximum",
+                thresholds=[("budget", budget), *([("reserved slots", slots)] if slots else [])],
+            )
+        )
+    graphs.append(
+        Graph(
+            "Jobs put off: every queue of their route at its budget",
+            [pipeline_metric(namespace, PipelineMetric.CAPACITY_WAITS)],
+        )
+    )
+    return graphs
 
 
 def dashboard_body(profile: Profile) -> str:

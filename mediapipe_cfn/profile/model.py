@@ -833,6 +833,162 @@ class Delivery(Strict):
         return self
 
 
+# --- capacity: MediaConvert queues, routing, priority, in-flight budgets ----------------------
+
+# The stack's own on-demand queue, as routes name it.
+STACK_QUEUE = "stack"
+QUEUE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,30}$"
+# An existing queue, in this account and the stack's region (checked at deploy by a Rule).
+QUEUE_ARN_PATTERN = (
+    r"^arn:aws[a-z-]*:mediaconvert:[a-z0-9-]+:[0-9]{12}:queues/[A-Za-z0-9_-]{1,128}$"
+)
+PATTERN_HELP[QUEUE_NAME_PATTERN] = "1-31 lower-case letters, digits or '_', starting with a letter"
+PATTERN_HELP[QUEUE_ARN_PATTERN] = (
+    "a MediaConvert queue ARN: arn:aws:mediaconvert:REGION:ACCOUNT:queues/NAME"
+)
+# Jobs an asset gets, as routes and priorities name them (contract.Format values).
+JOB_KINDS = ("cmaf", "hls", "dash", "mp4", "thumbnails", "all")
+JobKind = Literal["cmaf", "hls", "dash", "mp4", "thumbnails", "all"]
+# The in-flight budget of an on-demand queue when the profile gives none: the concurrent jobs
+# the example queue of the MediaConvert guide runs; set it to your account's "Concurrent jobs
+# per on-demand queue" quota (Service Quotas console), which is the true ceiling.
+DEFAULT_ON_DEMAND_BUDGET = 100
+# Held budget entries live in one DynamoDB item per queue (400 KB): far below this many.
+MAX_IN_FLIGHT_BUDGET = 2000
+
+
+class ExistingQueue(Strict):
+    """A MediaConvert queue the stack does not create (e.g. a reserved queue)."""
+
+    arn: Annotated[str, Field(pattern=QUEUE_ARN_PATTERN)]
+    """The queue's ARN; it must be in the stack's account and region."""
+    reserved_slots: Annotated[int, Field(ge=1, le=MAX_IN_FLIGHT_BUDGET)] | None = None
+    """Reserved transcode slots bought for it; null for an on-demand queue."""
+    spill_backlog: Annotated[int, Field(ge=0, le=MAX_IN_FLIGHT_BUDGET)] = 0
+    """Reserved queues: jobs allowed to wait for a slot before new jobs spill to the next
+    queue of their route."""
+    in_flight_budget: Annotated[int, Field(ge=1, le=MAX_IN_FLIGHT_BUDGET)] | None = None
+    """On-demand queues: jobs submitted and not yet finished, at most (null: 100). Reserved
+    queues take reserved_slots + spill_backlog."""
+
+    @model_validator(mode="after")
+    def _one_kind_of_budget(self) -> ExistingQueue:
+        if self.reserved_slots is not None and self.in_flight_budget is not None:
+            raise RuleViolation(
+                "in_flight_budget",
+                "a reserved queue's budget is reserved_slots + spill_backlog; remove one of them",
+            )
+        if self.reserved_slots is None and self.spill_backlog:
+            raise RuleViolation("spill_backlog", "applies to reserved queues (reserved_slots) only")
+        return self
+
+    @property
+    def budget(self) -> int:
+        if self.reserved_slots is not None:
+            return min(MAX_IN_FLIGHT_BUDGET, self.reserved_slots + self.spill_backlog)
+        return self.in_flight_budget or DEFAULT_ON_DEMAND_BUDGET
+
+
+class Routing(Strict):
+    """Which queues a job may go to, tried in order: the first with budget left takes it."""
+
+    default: Annotated[
+        list[Annotated[str, Field(pattern=QUEUE_NAME_PATTERN)]], Field(min_length=1, max_length=6)
+    ] = Field(default_factory=lambda: [STACK_QUEUE])
+    """Route of every job kind not listed under by_job_kind ('stack' is the stack's queue)."""
+    by_job_kind: dict[
+        JobKind,
+        Annotated[
+            list[Annotated[str, Field(pattern=QUEUE_NAME_PATTERN)]],
+            Field(min_length=1, max_length=6),
+        ],
+    ] = Field(default_factory=dict)
+    """Routes of particular job kinds, e.g. mp4: [stack] keeps previews off a reserved queue."""
+
+
+class UploaderClass(Strict):
+    """Uploaders whose jobs get a priority adjustment."""
+
+    name: Annotated[str, Field(pattern=QUEUE_NAME_PATTERN)]
+    """The class's name (logs and metrics)."""
+    uploaders: Annotated[
+        list[Annotated[str, Field(pattern=r"^[A-Za-z0-9!_.*'()?\[\]-]{1,200}$")]],
+        Field(min_length=1, max_length=50),
+    ]
+    """Uploader ids, shell-style patterns allowed ('backfill-*')."""
+    priority: Annotated[int, Field(ge=-100, le=100)]
+    """Added to the job's priority; the sum is kept within MediaConvert's -50..50."""
+
+
+class JobPriority(Strict):
+    """MediaConvert job priority: transcoding.priority + job kind + uploader class."""
+
+    by_job_kind: dict[JobKind, Annotated[int, Field(ge=-100, le=100)]] = Field(default_factory=dict)
+    """Added for a job kind, e.g. cmaf: 10, mp4: -10 (previews wait behind the ladder)."""
+    uploader_classes: Annotated[list[UploaderClass], Field(max_length=20)] = Field(
+        default_factory=list
+    )
+    """Uploader classes; the first that matches an asset's uploader applies."""
+
+
+class Capacity(Strict):
+    """MediaConvert capacity: queues, routing, priorities and in-flight budgets."""
+
+    stack_queue_budget: Annotated[int, Field(ge=1, le=MAX_IN_FLIGHT_BUDGET)] = (
+        DEFAULT_ON_DEMAND_BUDGET
+    )
+    """In-flight budget of the stack's own on-demand queue: jobs submitted to it and not yet
+    finished, at most. Keep it at or under the account's 'Concurrent jobs per on-demand queue'
+    quota (100 is the guide's example queue; check Service Quotas)."""
+    queues: dict[Annotated[str, Field(pattern=QUEUE_NAME_PATTERN)], ExistingQueue] = Field(
+        default_factory=dict, max_length=5
+    )
+    """Existing queues by the name routes use ('stack' is taken by the stack's own queue)."""
+    routing: Routing = Field(default_factory=Routing)
+    """Queue order per job kind."""
+    priority: JobPriority = Field(default_factory=JobPriority)
+    """Job priority adjustments."""
+    full_retry_seconds: Annotated[int, Field(ge=10, le=900)] = 60
+    """When every queue of a job's route is at its budget, the asset is looked at again after
+    this many seconds."""
+
+    @model_validator(mode="after")
+    def _routes_name_known_queues(self) -> Capacity:
+        if STACK_QUEUE in self.queues:
+            raise RuleViolation(
+                f"queues.{STACK_QUEUE}", "'stack' names the stack's own queue; choose another name"
+            )
+        known = {STACK_QUEUE, *self.queues}
+        routes = {"routing.default": self.routing.default}
+        routes |= {f"routing.by_job_kind.{k}": v for k, v in self.routing.by_job_kind.items()}
+        for where, route in routes.items():
+            for index, name in enumerate(route):
+                if name not in known:
+                    raise RuleViolation(
+                        f"{where}[{index}]",
+                        f"unknown queue {name!r}; allowed: {', '.join(sorted(known))}",
+                    )
+            if len(set(route)) != len(route):
+                raise RuleViolation(where, "names a queue twice")
+        arns = [q.arn for q in self.queues.values()]
+        if len(set(arns)) != len(arns):
+            raise RuleViolation("queues", "two entries name the same queue ARN")
+        # Every queue must be in the stack's region and account, so all in the same ones.
+        places = {tuple(arn.split(":")[3:5]) for arn in arns}
+        if len(places) > 1:
+            listed = ", ".join(f"{region} in {account}" for region, account in sorted(places))
+            raise RuleViolation(
+                "queues", f"must all be in the stack's region and account; they are in {listed}"
+            )
+        return self
+
+    def budgets(self) -> dict[str, int]:
+        """Queue name -> in-flight budget, the stack's queue first."""
+        return {STACK_QUEUE: self.stack_queue_budget} | {
+            name: queue.budget for name, queue in sorted(self.queues.items())
+        }
+
+
 class Profile(Strict):
     """A complete description of one pipeline deployment."""
 
@@ -882,6 +1038,9 @@ class Profile(Strict):
     """CloudFront delivery of the outputs to players."""
     observability: Observability = Field(default_factory=Observability)
     """Where MediaConvert job events are logged."""
+    capacity: Capacity | None = None
+    """MediaConvert queues, routing, job priorities and in-flight budgets (null: every job goes
+    to the stack's on-demand queue, paced by queue.max_concurrency alone)."""
     tags: dict[
         Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w .:/=+@-]+$")],
         Annotated[str, Field(max_length=256)],

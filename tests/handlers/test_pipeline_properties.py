@@ -26,6 +26,10 @@ changes) these must hold:
 * every final asset was announced: outbox cleared, finalNotifiedAt set, manifest.json for a
   SUCCEEDED one, and its MediaAsset Processed/Failed event seen on the bus.
 
+A second machine runs the same pipeline with a capacity section (jobs routed between two
+queues of one job each): no CreateJob may give a queue more unfinished jobs than its budget, and
+at every quiescent point no budget may still be held.
+
 CI runs a bounded number of examples (``MEDIAPIPE_PROPERTY_EXAMPLES`` raises it);
 benchmarks/property_search.py runs many more.
 """
@@ -83,6 +87,7 @@ from mediapipe_cfn.contract import (
     FINAL_STATUSES,
     AssetStatus,
     Attr,
+    Env,
 )
 
 EXAMPLES = int(os.environ.get("MEDIAPIPE_PROPERTY_EXAMPLES", "30"))
@@ -330,8 +335,14 @@ def _shared_session() -> boto3.session.Session:
 
 
 @contextmanager
-def pipeline_stack(clock: SimClock) -> Iterator[dict[str, str]]:
-    """moto with the stack's resources and the handlers' environment; the queue URLs."""
+def pipeline_stack(
+    clock: SimClock, capacity: dict[str, Any] | None = None
+) -> Iterator[dict[str, str]]:
+    """moto with the stack's resources and the handlers' environment; the queue URLs.
+
+    With ``capacity`` (the runtime configuration's key), jobs are routed within budgets kept
+    in a capacity table.
+    """
     credentials = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -363,8 +374,9 @@ def pipeline_stack(clock: SimClock) -> Iterator[dict[str, str]]:
         s3.put_bucket_versioning(
             Bucket=UPLOADS_BUCKET, VersioningConfiguration={"Status": "Enabled"}
         )
+        config = default_config() | ({"capacity": capacity} if capacity else {})
         session.client("ssm").put_parameter(
-            Name=PARAMETER, Type="String", Value=json.dumps(default_config(), sort_keys=True)
+            Name=PARAMETER, Type="String", Value=json.dumps(config, sort_keys=True)
         )
         observer_url = sqs.create_queue(QueueName="asset-events-observer")["QueueUrl"]
         events.put_rule(
@@ -378,6 +390,14 @@ def pipeline_stack(clock: SimClock) -> Iterator[dict[str, str]]:
         )
         topic_arn = sns.create_topic(Name="mediapipe-test-assets")["TopicArn"]
         environment = handler_environment(queue_url, dlq_url, topic_arn)
+        if capacity:
+            session.client("dynamodb").create_table(
+                TableName=CAPACITY_TABLE,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "queue", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "queue", "KeyType": "HASH"}],
+            )
+            environment[Env.CAPACITY_TABLE] = CAPACITY_TABLE
         stack.enter_context(
             mock.patch.dict(os.environ, {str(k): v for k, v in environment.items()})
         )
@@ -392,6 +412,9 @@ class PipelineMachine(RuleBasedStateMachine):
 
     # Totals over every example of a run, for the benchmark's report.
     totals: Counter[str] = Counter()
+    # The runtime configuration's capacity key (None: every job to the stack's queue).
+    capacity: dict[str, Any] | None = None
+    settle_rounds = MAX_SETTLE_ROUNDS
 
     def __init__(self) -> None:
         super().__init__()
@@ -402,7 +425,7 @@ class PipelineMachine(RuleBasedStateMachine):
         self.clock = SimClock()
         self.plan = FaultPlan()
         self._exit = ExitStack()
-        self.urls = self._exit.enter_context(pipeline_stack(self.clock))
+        self.urls = self._exit.enter_context(pipeline_stack(self.clock, self.capacity))
         # Waiting for another invocation's claim polls the table; no real seconds here.
         self._exit.enter_context(
             mock.patch.object(ingest_orchestrator, "CLAIM_POLL_SECONDS", 0.001)
@@ -668,13 +691,13 @@ class PipelineMachine(RuleBasedStateMachine):
     def settle_and_check(self) -> None:
         # A fault still armed strikes in the first round; the rounds after it are fault-free,
         # so the pipeline can settle.
-        for round_number in range(MAX_SETTLE_ROUNDS):
+        for round_number in range(self.settle_rounds):
             busy = self._settle_round()
             self.plan.disarm()
             if not busy and round_number > 0:
                 break
         else:
-            raise Violation(f"the pipeline did not settle within {MAX_SETTLE_ROUNDS} rounds")
+            raise Violation(f"the pipeline did not settle within {self.settle_rounds} rounds")
         self._count("quiescent points")
         self.check_pipeline_invariants()
 
@@ -876,6 +899,74 @@ def _summary(record: dict[str, Any]) -> str:
     )
 
 
+# Budgets of one job each, so that uploads wait for each other's jobs: the streaming jobs use
+# a reserved queue first and spill over to the stack's queue, which the previews use alone.
+RESERVED_QUEUE_ARN = f"arn:aws:mediaconvert:{REGION}:{ACCOUNT}:queues/reserved"
+CAPACITY_TABLE = "mediapipe-test-capacity"
+BUDGETS = {RESERVED_QUEUE_ARN: 1, MC_QUEUE_ARN: 1}
+CAPACITY_DOCUMENT = {
+    "queues": {
+        "stack": {"arn": None, "budget": BUDGETS[MC_QUEUE_ARN]},
+        "reserved": {"arn": RESERVED_QUEUE_ARN, "budget": BUDGETS[RESERVED_QUEUE_ARN]},
+    },
+    "routes": {"default": ["reserved", "stack"], "mp4": ["stack"]},
+    "priority": {"byJobKind": {"mp4": -10}, "uploaderClasses": []},
+    "fullRetrySeconds": 30,
+}
+
+
+class BudgetedMediaConvert(FaultyMediaConvert):
+    """Also notes every CreateJob that gives a queue more unfinished jobs than its budget.
+
+    Noted, not raised: the orchestrator would take an exception for a service error.
+    """
+
+    over_budget: list[str]
+
+    def create_job(self, **request: Any) -> dict[str, Any]:
+        queue = request["Queue"]
+        unfinished = sum(
+            j.request["Queue"] == queue and j.status in ("SUBMITTED", "PROGRESSING")
+            for j in self.jobs
+        )
+        if unfinished >= BUDGETS[queue]:
+            self.over_budget.append(f"CreateJob into {queue} with {unfinished} unfinished jobs")
+        return super().create_job(**request)
+
+
+class CapacityPipelineMachine(PipelineMachine):
+    """The same pipeline, its jobs routed within per-queue budgets.
+
+    On top of the pipeline's invariants: no CreateJob ever exceeds its queue's budget, and at
+    every quiescent point (no job running) no budget is left held.
+    """
+
+    capacity = CAPACITY_DOCUMENT
+    # Each round runs every job to its end, so with budgets of one job a round finishes about
+    # one job per queue: enough rounds for every upload a run can make.
+    settle_rounds = MAX_SETTLE_ROUNDS + 2 * STEPS + 6
+
+    def __init__(self) -> None:
+        super().__init__()
+        budgeted = BudgetedMediaConvert(queue_arn=MC_QUEUE_ARN, read_input=self._read_input)
+        budgeted.plan, budgeted.now, budgeted.over_budget = self.plan, self.clock.now, []
+        self.mediaconvert = budgeted
+        from mediapipe_handlers import runtime as runtime_module
+
+        runtime_module.get_runtime().clients.mediaconvert = budgeted
+
+    def check_pipeline_invariants(self) -> None:
+        super().check_pipeline_invariants()
+        over_budget = getattr(self.mediaconvert, "over_budget", [])
+        if over_budget:
+            raise Violation(f"a queue was given more jobs than its budget: {over_budget[0]}")
+        for queue in ("stack", "reserved"):
+            item = self.dynamodb.get_item(TableName=CAPACITY_TABLE, Key={"queue": {"S": queue}})
+            held = (item.get("Item") or {}).get("holders", {}).get("M", {})
+            if held:
+                raise Violation(f"queue {queue} still counts {sorted(held)} with no job running")
+
+
 def property_settings(examples: int = EXAMPLES, steps: int = STEPS) -> settings:
     return settings(
         max_examples=examples,
@@ -888,3 +979,9 @@ def property_settings(examples: int = EXAMPLES, steps: int = STEPS) -> settings:
 
 def test_every_upload_ends_final_and_announced_whatever_fails() -> None:
     run_state_machine_as_test(PipelineMachine, settings=property_settings())
+
+
+def test_routed_jobs_stay_within_budgets_and_every_upload_still_ends_final() -> None:
+    # Half the examples: its quiescent points take many more rounds.
+    examples = max(1, EXAMPLES // 2)
+    run_state_machine_as_test(CapacityPipelineMachine, settings=property_settings(examples))

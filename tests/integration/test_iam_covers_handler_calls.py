@@ -62,7 +62,7 @@ from test_end_to_end import Pipeline  # noqa: E402
 from mediapipe_cfn import build_template, ids, load_profile  # noqa: E402
 from mediapipe_cfn.artifacts import write_handler_zip  # noqa: E402
 from mediapipe_cfn.contract import MANIFEST_FILE_NAME  # noqa: E402
-from mediapipe_cfn.profile.model import Profile  # noqa: E402
+from mediapipe_cfn.profile.model import Capacity, Profile  # noqa: E402
 from mediapipe_cfn.security.evaluator import Decision  # noqa: E402
 from mediapipe_cfn.security.intrinsics import (  # noqa: E402
     SampleEnvironment,
@@ -81,6 +81,16 @@ EXISTING_KEY_ALIAS = "alias/mediapipe-existing-key"
 # A key of another account: neither role nor bucket policy may let a manifest go under it.
 OTHER_KEY_ARN = f"arn:aws:kms:{REGION}:210987654321:key/00000000-1111-2222-3333-444444444444"
 CREATED_KEY, EXISTING_KEY = "created key", "existing key, SNS on final states"
+CAPACITY = "created key, capacity queues and budgets"
+RESERVED_QUEUE = f"arn:aws:mediaconvert:{REGION}:{ACCOUNT}:queues/reserved-ladder"
+# Small budgets, so that the run's bursts fill them: jobs spill over and assets are put off.
+CAPACITY_SECTION = {
+    "stack_queue_budget": 4,
+    "queues": {"reserved": {"arn": RESERVED_QUEUE, "reserved_slots": 2}},
+    "routing": {"default": ["reserved", "stack"], "by_job_kind": {"mp4": ["stack"]}},
+    "priority": {"by_job_kind": {"mp4": -10}},
+    "full_retry_seconds": 30,
+}
 
 UPLOADS = {
     "plain": "uploads/alice/holiday.mp4",
@@ -152,6 +162,12 @@ EXERCISED_CALLS = {
 }
 # On an existing key both functions resolve its alias; with SNS on, both publish final states.
 EXISTING_KEY_CALLS = {"kms.DescribeKey", "sns.Publish"}
+# With a capacity section: budgets taken and given back, assets put off while queues are full.
+CAPACITY_CALLS = {
+    ids.ORCHESTRATOR_FUNCTION: {"sqs.SendMessage"},
+    ids.STATUS_FUNCTION: set(),
+    ids.RECONCILER_FUNCTION: set(),
+}
 
 # Grants a run leaves unused, with the reason. Compared both ways: a grant that becomes used, or
 # one that becomes unused, fails the test until this list says why. ``{created_key}`` and
@@ -168,17 +184,20 @@ _MULTIPART_ABORT = (
     "the orchestrator aborts only a multipart copy (a source over 5 GiB) that fails midway; "
     "the run copies small sources in one CopyObject"
 )
-UNEXERCISED: dict[str, dict[str, str]] = {
-    CREATED_KEY: {
-        f"{ids.ORCHESTRATOR_ROLE}/WriteWorkingCopies: action s3:AbortMultipartUpload": (
-            _MULTIPART_ABORT
-        ),
-        **{
-            f"{role}/ResolvePipelineKeyArn: {part}": _DESCRIBE_KEY_ONLY_FOR_ALIASES
-            for role in ROLE_FUNCTIONS
-            for part in ("action kms:DescribeKey", "resource {created_key}")
-        },
+# The created key's runs (with and without a capacity section) leave the same grants unused.
+_CREATED_KEY_UNEXERCISED: dict[str, str] = {
+    f"{ids.ORCHESTRATOR_ROLE}/WriteWorkingCopies: action s3:AbortMultipartUpload": (
+        _MULTIPART_ABORT
+    ),
+    **{
+        f"{role}/ResolvePipelineKeyArn: {part}": _DESCRIBE_KEY_ONLY_FOR_ALIASES
+        for role in ROLE_FUNCTIONS
+        for part in ("action kms:DescribeKey", "resource {created_key}")
     },
+}
+UNEXERCISED: dict[str, dict[str, str]] = {
+    CREATED_KEY: _CREATED_KEY_UNEXERCISED,
+    CAPACITY: _CREATED_KEY_UNEXERCISED,
     EXISTING_KEY: {
         f"{ids.ORCHESTRATOR_ROLE}/WriteWorkingCopies: action s3:AbortMultipartUpload": (
             _MULTIPART_ABORT
@@ -209,9 +228,13 @@ def deployments() -> dict[str, Deployment]:
     default = load_profile("default")
     notifications = default.notifications.model_copy(update={"sns_on_final_state": True})
     with_sns = default.model_copy(update={"notifications": notifications})
+    with_capacity = default.model_copy(
+        update={"capacity": Capacity.model_validate(CAPACITY_SECTION)}
+    )
     return {
         CREATED_KEY: Deployment(default, {}),
         EXISTING_KEY: Deployment(with_sns, {ids.P_KMS_KEY_ALIAS: EXISTING_KEY_ALIAS}),
+        CAPACITY: Deployment(with_capacity, {}),
     }
 
 
@@ -393,6 +416,22 @@ def drive_failures(pipeline: Pipeline) -> None:
     pipeline.run_until_quiet()
 
 
+def drive_budget_repair(pipeline: Pipeline) -> None:
+    """Budget whose release was lost (a container that died holding it) is given back by the
+    reconciler once the record shows its job is not running."""
+    table = pipeline.stack.physical[ids.CAPACITY_TABLE]["Ref"]
+    pipeline.dynamodb.update_item(
+        TableName=table,
+        Key={"queue": {"S": "stack"}},
+        UpdateExpression="SET holders.#k = :at",
+        ExpressionAttributeNames={"#k": "lost-asset#cmaf#1"},
+        ExpressionAttributeValues={":at": {"S": "2020-01-01T00:00:00.000Z"}},
+    )
+    pipeline.reconcile()
+    item = pipeline.dynamodb.get_item(TableName=table, Key={"queue": {"S": "stack"}})["Item"]
+    assert "lost-asset#cmaf#1" not in item["holders"]["M"]
+
+
 @contextmanager
 def dynamodb_outage(client: Any, marker: str) -> Iterator[None]:
     """While active, UpdateItem calls whose first value is ``marker`` fail with a 500."""
@@ -484,6 +523,8 @@ def run_deployment(name: str, deployment: Deployment, workdir: Path) -> Run:
             share_simulated_time(pipeline, monkeypatch)
             with watch.watching():
                 drive(pipeline)
+                if deployment.profile.capacity is not None:
+                    drive_budget_repair(pipeline)
             deployed = DeployedStack(
                 template,
                 Scenario(name, dict(deployment.parameters)),
@@ -501,7 +542,7 @@ def run_deployment(name: str, deployment: Deployment, workdir: Path) -> Run:
             )
 
 
-@pytest.fixture(scope="module", params=[CREATED_KEY, EXISTING_KEY])
+@pytest.fixture(scope="module", params=[CREATED_KEY, EXISTING_KEY, CAPACITY])
 def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
     name = str(request.param)
     return run_deployment(name, deployments()[name], tmp_path_factory.mktemp("iam"))
@@ -549,11 +590,38 @@ def test_the_run_takes_every_path_that_calls_aws_differently(run: Run) -> None:
     assert statuses[REDRIVEN] == "SUCCEEDED"
     assert statuses[STALLED] == statuses[UNRECORDED] == "FAILED"  # dead letters
     assert run.status_failures == 1, "the outage's event went to the on-failure destination"
-    extra = EXISTING_KEY_CALLS if run.name == EXISTING_KEY else set()
     for function_id, expected in EXERCISED_CALLS.items():
+        extra = EXISTING_KEY_CALLS if run.name == EXISTING_KEY else set()
+        if run.name == CAPACITY:
+            extra = CAPACITY_CALLS[function_id]
         made = {call.label for call in run.audit.calls if call.function_id == function_id}
         assert made >= expected | extra, (function_id, sorted((expected | extra) - made))
     print(f"\n[{run.name}]\n{run.audit.table()}")
+
+
+def test_capacity_calls_reach_the_budget_table_and_every_configured_queue(run: Run) -> None:
+    if run.name != CAPACITY:
+        pytest.skip("only the capacity deployment routes jobs")
+    stack = run.audit.stack
+    writes = {
+        call.function_id
+        for call in run.audit.calls
+        if (call.service, call.operation) == ("dynamodb", "UpdateItem")
+        and call.params["TableName"] == f"{STACK}-Capacity"
+    }
+    assert writes == set(FUNCTIONS)  # taken, given back, repaired
+    queues = {
+        stack.sample(call.params["Queue"])
+        for call in run.audit.calls
+        if call.operation in ("CreateJob", "SearchJobs")
+    }
+    assert RESERVED_QUEUE in queues and len(queues) == 2
+    put_off = [
+        call
+        for call in run.audit.calls
+        if call.function_id == ids.ORCHESTRATOR_FUNCTION and call.label == "sqs.SendMessage"
+    ]
+    assert put_off, "the bursts filled the budgets and put assets off"
 
 
 def test_every_sdk_call_of_the_handlers_was_recorded(run: Run) -> None:

@@ -29,7 +29,9 @@ from mediapipe_cfn.security.tools import (
     parliament_python,
 )
 
-PROFILES = list(builtin_profiles())
+# The built-in profiles, and one with every capacity option on (its queues widen the roles).
+CAPACITY_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "capacity-all.yaml"
+PROFILES = [*builtin_profiles(), load_profile(CAPACITY_PROFILE).name]
 
 
 def check(
@@ -177,7 +179,9 @@ def tools() -> tuple[Path, Path]:
 def reports(tools: tuple[Path, Path]) -> dict[str, Report]:
     checkov, python = tools
     return run_security_checks_for(
-        [load_profile(name) for name in PROFILES], checkov=checkov, parliament_python=python
+        [*(load_profile(name) for name in builtin_profiles()), load_profile(CAPACITY_PROFILE)],
+        checkov=checkov,
+        parliament_python=python,
     )
 
 

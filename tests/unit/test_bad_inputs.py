@@ -582,7 +582,71 @@ PRICE_ROWS = [
     _prices("prices-empty-file", "", r"p\.json: cannot estimate: Expecting value"),
 ]
 
-ROWS = YAML_ROWS + VALUE_ROWS + REJECTED_ROWS + CLI_ROWS + PRICE_ROWS
+RESERVED_ARN = "arn:aws:mediaconvert:us-east-1:123456789012:queues/reserved"
+CAPACITY_ROWS = [
+    _profile(
+        "capacity-route-unknown-queue",
+        "capacity:\n  routing:\n    default: [reserved, stack]\n",
+        r"capacity\.routing\.default\[0\]: unknown queue 'reserved'; allowed: stack",
+    ),
+    _profile(
+        "capacity-queue-arn-bad",
+        "capacity:\n  queues:\n    reserved:\n      arn: arn:aws:sqs:us-east-1:1:q\n",
+        r"capacity\.queues\.reserved\.arn: .*MediaConvert queue ARN",
+    ),
+    _profile(
+        "capacity-queue-named-stack",
+        f"capacity:\n  queues:\n    stack:\n      arn: {RESERVED_ARN}\n",
+        r"capacity\.queues\.stack: 'stack' names the stack's own queue",
+    ),
+    _profile(
+        "capacity-reserved-with-budget",
+        f"capacity:\n  queues:\n    r:\n      arn: {RESERVED_ARN}\n      reserved_slots: 2\n"
+        "      in_flight_budget: 5\n",
+        r"capacity\.queues\.r\.in_flight_budget: a reserved queue's budget is reserved_slots",
+    ),
+    _profile(
+        "capacity-backlog-on-demand",
+        f"capacity:\n  queues:\n    r:\n      arn: {RESERVED_ARN}\n      spill_backlog: 2\n",
+        r"capacity\.queues\.r\.spill_backlog: applies to reserved queues",
+    ),
+    _profile(
+        "capacity-route-twice",
+        "capacity:\n  routing:\n    default: [stack, stack]\n",
+        r"capacity\.routing\.default: names a queue twice",
+    ),
+    _profile(
+        "capacity-job-kind-unknown",
+        "capacity:\n  routing:\n    by_job_kind:\n      webm: [stack]\n",
+        r"capacity\.routing\.by_job_kind.*webm",
+    ),
+    _profile(
+        "capacity-budget-zero",
+        "capacity:\n  stack_queue_budget: 0\n",
+        r"capacity\.stack_queue_budget: .*greater than or equal to 1",
+    ),
+    _profile(
+        "capacity-same-arn-twice",
+        f"capacity:\n  queues:\n    a:\n      arn: {RESERVED_ARN}\n"
+        f"    b:\n      arn: {RESERVED_ARN}\n",
+        r"capacity\.queues: two entries name the same queue ARN",
+    ),
+    _profile(
+        "capacity-queues-in-two-regions",
+        f"capacity:\n  queues:\n    a:\n      arn: {RESERVED_ARN}\n"
+        f"    b:\n      arn: {RESERVED_ARN.replace('us-east-1', 'eu-west-1')}\n",
+        r"capacity\.queues: must all be in the stack's region and account; they are in "
+        r"eu-west-1 in 123456789012, us-east-1 in 123456789012",
+    ),
+    Bad(
+        "utilisation-zero",
+        (*E, "--utilisation", "0"),
+        2,
+        r"'--utilisation': 0\.0 is not in the range 0<x<=1",
+    ),
+]
+
+ROWS = YAML_ROWS + VALUE_ROWS + REJECTED_ROWS + CLI_ROWS + PRICE_ROWS + CAPACITY_ROWS
 
 
 def _materialise(row: Bad, tmp: Path) -> list[str]:

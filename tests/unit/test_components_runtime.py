@@ -38,8 +38,9 @@ ACTIONS_WITHOUT_RESOURCE_TYPES = {
     "mediaconvert:Probe",
 }
 # Env names the template may leave unset: the handlers fall back to a default.
-# Not set by the default profile: an endpoint override, and playback (delivery off).
-OPTIONAL_ENV = {Env.MEDIACONVERT_ENDPOINT, Env.PLAYBACK_BASE_URL}
+# Not set by the default profile: an endpoint override, playback (delivery off) and the
+# capacity table (no capacity section).
+OPTIONAL_ENV = {Env.MEDIACONVERT_ENDPOINT, Env.PLAYBACK_BASE_URL, Env.CAPACITY_TABLE}
 
 
 @cache
@@ -753,7 +754,9 @@ def test_dashboard_body_is_json_once_its_placeholders_are_filled() -> None:
     }
 
 
-@pytest.mark.parametrize("name", ["default", "lean", "premium"])
+@pytest.mark.parametrize(
+    "name", ["default", "lean", "premium", str(REPO / "tests" / "profiles" / "capacity-all.yaml")]
+)
 def test_dashboard_reads_every_handler_metric_by_its_contract_name(name: str) -> None:
     profile = load_profile(name)
     template = template_for(profile)
@@ -761,12 +764,15 @@ def test_dashboard_reads_every_handler_metric_by_its_contract_name(name: str) ->
         Env.METRICS_NAMESPACE
     ]
     ours = [line for line in dashboard_metric_lines(template) if line[0] == namespace]
-    assert {line[1] for line in ours} == {str(m) for m in contract.Metric}
+    capacity_only = set() if profile.capacity else contract.CAPACITY_METRICS
+    assert {line[1] for line in ours} == {str(m) for m in contract.Metric} - capacity_only
     for line in ours:
         dimensions = dimensions_of(line)
         assert dimensions[contract.DIMENSION_PIPELINE] == SAMPLE_PSEUDO["AWS::StackName"]
         if line[1] in contract.PER_FORMAT_METRICS:
             assert set(dimensions) == {contract.DIMENSION_PIPELINE, contract.DIMENSION_FORMAT}
+        elif line[1] in contract.PER_QUEUE_METRICS:
+            assert set(dimensions) == {contract.DIMENSION_PIPELINE, contract.DIMENSION_QUEUE}
         else:
             assert set(dimensions) == {contract.DIMENSION_PIPELINE}
     formats = {

@@ -6,9 +6,11 @@ The built-in profiles are linted in test_template.py; these variants add or drop
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cfnlint.api import ManualArgs, lint
 
 from mediapipe_cfn.profile import Profile
@@ -42,6 +44,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
         },
         "retention": {"uploads": {"expiration_days": 400}},
     },
+    "every capacity option on": yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "profiles" / "capacity-all.yaml").read_text()
+    ),
 }
 
 
