@@ -404,5 +404,16 @@ def schema() -> None:
     click.echo(json.dumps(Profile.model_json_schema(), indent=2, sort_keys=True))
 
 
+# Day-2 operations against a deployed stack (mediapipe_cfn/operations): assets, dlq, status.
+def _add_operations_commands() -> None:
+    from mediapipe_cfn.operations.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_operations_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -265,6 +265,27 @@ class FakeMediaConvert:
         job.status = "CANCELED"
         return {}
 
+    def get_queue(self, **request: Any) -> dict[str, Any]:
+        """The queue's status and its jobs waiting and running (what the console shows)."""
+        self.calls.append(("GetQueue", request))
+        _validate("GetQueue", request)
+        self._maybe_fail("GetQueue")
+        arn = self.queue_arn
+        if request["Name"] != arn.rsplit("/", 1)[-1]:
+            raise client_error("NotFoundException", "GetQueue", f"no queue {request['Name']}")
+        mine = [j for j in self.jobs if j.request["Queue"] == arn]
+        return {
+            "Queue": {
+                "Arn": arn,
+                "Name": request["Name"],
+                "Status": "ACTIVE",
+                "PricingPlan": "ON_DEMAND",
+                "Type": "CUSTOM",
+                "SubmittedJobsCount": sum(j.status == "SUBMITTED" for j in mine),
+                "ProgressingJobsCount": sum(j.status == "PROGRESSING" for j in mine),
+            }
+        }
+
     def finish(self, job: FakeJob, status: str, error_code: int | None = None) -> None:
         """The service finishes ``job`` (what GetJob reports from now on)."""
         job.status, job.error_code = status, error_code

@@ -285,6 +285,48 @@ class TemplateStack:
             events.put_targets(Rule=resolved["Name"], Targets=targets)
             self.physical[name] = {"Ref": resolved["Name"]}
 
+    def create_observability(self) -> None:
+        """The dashboard and the alarms, named as CloudFormation names resources it names."""
+        cloudwatch = self.session.client("cloudwatch")
+        for name, properties in self.resources("AWS::CloudWatch::Dashboard").items():
+            resolved = self.resolve(properties)
+            cloudwatch.put_dashboard(
+                DashboardName=resolved["DashboardName"], DashboardBody=resolved["DashboardBody"]
+            )
+            self.physical[name] = {"Ref": resolved["DashboardName"]}
+        for name, properties in self.resources("AWS::CloudWatch::Alarm").items():
+            resolved = self.resolve(properties)
+            alarm = resolved.pop("AlarmName", None) or f"{self.name}-{name}-1A2B3C4D5E6F"
+            cloudwatch.put_metric_alarm(AlarmName=alarm, **resolved)
+            self.physical[name] = {"Ref": alarm}
+
+    def publish_outputs(self) -> dict[str, str]:
+        """A CloudFormation stack named like this one whose outputs are the template's, resolved.
+
+        Tools that find the pipeline by its stack name (`describe-stacks`) see what a deployed
+        stack shows; its one resource is a placeholder, the real resources are created above.
+        """
+        outputs = {}
+        for key, output in self.template.get("Outputs", {}).items():
+            if output.get("Condition") and not self.condition(output["Condition"]):
+                continue
+            try:
+                outputs[key] = str(self.resolve(output["Value"]))
+            except Unresolvable:
+                continue  # a resource moto does not create: the tools must not need it
+        holder = {
+            "Type": "AWS::SSM::Parameter",
+            "Properties": {"Name": f"/{self.name}/outputs", "Type": "String", "Value": "-"},
+        }
+        document = {
+            "Resources": {"OutputsHolder": holder},
+            "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+        }
+        self.session.client("cloudformation").create_stack(
+            StackName=self.name, TemplateBody=json.dumps(document)
+        )
+        return outputs
+
     # ------------------------------------------------------------------ functions
 
     def function(self, logical_id: str) -> dict[str, Any]:

@@ -71,3 +71,15 @@ def test_schema_still_carries_the_field_docstrings() -> None:
     assert rendition["description"].startswith("Frame width in pixels (even).")
     naming = schema["$defs"]["Naming"]["properties"]["prefix"]  # a Field(description=...)
     assert naming["description"].startswith("Short name used in resource names")
+
+
+def test_operations_commands_load_boto3_only_when_they_run() -> None:
+    code = (
+        "from click.testing import CliRunner\n"
+        "from mediapipe_cfn.cli import main\n"
+        "for group in (['assets'], ['assets', 'retry'], ['dlq', 'redrive'], ['status']):\n"
+        "    result = CliRunner().invoke(main, [*group, '--help'])\n"
+        "    assert result.exit_code == 0, result.output\n"
+        "    assert '--aws-profile' in result.output or group in (['assets'],), group\n"
+    )
+    assert _loaded_heavy_modules(code) == []
