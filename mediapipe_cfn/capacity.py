@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mediapipe_cfn.profile.model import STACK_QUEUE, Capacity
+from mediapipe_cfn.profile.model import STACK_QUEUE, Capacity, Fallback
 
 
 def capacity_runtime_config(capacity: Capacity) -> dict[str, Any]:
@@ -37,4 +37,18 @@ def capacity_runtime_config(capacity: Capacity) -> dict[str, Any]:
             ],
         },
         "fullRetrySeconds": capacity.full_retry_seconds,
+        **({"fallback": fallback_runtime_config(capacity.fallback)} if capacity.fallback else {}),
+    }
+
+
+def fallback_runtime_config(fallback: Fallback) -> dict[str, Any]:
+    """The breaker's policy and the secondary queue (``queueArn`` null: the region's Default
+    queue, whose ARN the handlers build from their stack queue's account)."""
+    return {
+        "region": fallback.region,
+        "queueArn": fallback.queue_arn,
+        "budget": fallback.in_flight_budget,
+        "openAfterFailures": fallback.open_after_failures,
+        "failureWindowSeconds": fallback.failure_window_seconds,
+        "openSeconds": fallback.open_seconds,
     }

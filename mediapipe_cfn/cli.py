@@ -221,6 +221,23 @@ def render(
     else:
         write_text_atomically(Path(output), text)
         _log(f"wrote {output}")
+    _write_fallback_template(profile, output, location.directory, output_format)
+
+
+def _write_fallback_template(
+    profile: Any, output: str, directory: Path, output_format: str
+) -> None:
+    """With capacity.fallback, the fallback region's template, next to the main one."""
+    fallback = profile.capacity.fallback if profile.capacity else None
+    if fallback is None:
+        return
+    from mediapipe_cfn.fallback_template import fallback_file_name, fallback_template
+    from mediapipe_cfn.render import render
+
+    name = Path(output).name if output != "-" else f"{profile.name}.{output_format}"
+    path = directory / fallback_file_name(name, fallback)
+    write_text_atomically(path, render(fallback_template(profile), output_format))  # type: ignore[arg-type]
+    _log(f"wrote {path} (deploy it in {fallback.region}: see docs/operations.md)")
 
 
 @main.command()
@@ -326,6 +343,7 @@ def estimate(
     from mediapipe_cfn.errors import MediapipeError
     from mediapipe_cfn.mediaconvert.cost import estimate as estimate_cost
     from mediapipe_cfn.mediaconvert.cost import load_prices
+    from mediapipe_cfn.mediaconvert.fallback_cost import fallback_transfer
     from mediapipe_cfn.mediaconvert.reserved import reserved_plan
     from mediapipe_cfn.profile.loader import load_profile
 
@@ -348,15 +366,27 @@ def estimate(
             prices=prices,
             utilisation=utilisation,
         )
+        transfer = fallback_transfer(
+            profile,
+            uploads_per_day=uploads_per_day,
+            avg_minutes=avg_minutes,
+            source=source,
+            jobs_per_asset=len(result.jobs),
+            prices=prices,
+        )
     except (ValueError, KeyError, TypeError) as exc:
         where = f"{prices_file}: " if prices_file else ""
         raise MediapipeError(f"{where}cannot estimate: {exc}") from None
     if output_format == "json":
         document = {**result.to_dict(), "reserved": plan.to_dict()}
+        if transfer is not None:
+            document["fallback"] = transfer.to_dict()
         click.echo(json.dumps(document, indent=2, sort_keys=True))
     else:
         click.echo(result.format_table())
         click.echo(plan.format_table())
+        if transfer is not None:
+            click.echo(transfer.format_table())
 
 
 @main.group(invoke_without_command=True)

@@ -139,6 +139,8 @@ class Metric(StrEnum):
     CAPACITY_WAITS = "CapacityWaits"
     # Jobs counted against a queue's in-flight budget, after a job took its place (Queue dimension).
     QUEUE_IN_FLIGHT = "QueueInFlight"
+    # The regional fallback's breaker opened: jobs go to the secondary region.
+    FALLBACK_ACTIVATIONS = "FallbackActivations"
 
 
 # Capacity metrics (a profile with a capacity section only): QueueInFlight is emitted with the
@@ -146,6 +148,8 @@ class Metric(StrEnum):
 DIMENSION_QUEUE: Final = "Queue"
 PER_QUEUE_METRICS: Final = frozenset({Metric.QUEUE_IN_FLIGHT})
 CAPACITY_METRICS: Final = frozenset({Metric.CAPACITY_WAITS, Metric.QUEUE_IN_FLIGHT})
+# Emitted only with capacity.fallback.
+FALLBACK_METRICS: Final = frozenset({Metric.FALLBACK_ACTIVATIONS})
 
 # Metrics emitted with the Format dimension as well as the Pipeline one.
 PER_FORMAT_METRICS: Final = frozenset(

@@ -111,6 +111,8 @@ ORCHESTRATOR_ERRORS_ALARM: Final = "IngestOrchestratorErrorsAlarm"
 STATUS_ERRORS_ALARM: Final = "JobStatusProcessorErrorsAlarm"
 RECONCILER_ERRORS_ALARM: Final = "ReconcilerErrorsAlarm"
 STUCK_ASSETS_ALARM: Final = "StuckAssetsAlarm"
+# Only with capacity.fallback: the breaker opened.
+FALLBACK_ALARM: Final = "RegionalFallbackEngagedAlarm"
 
 # Outputs. Each is exported as "<stack name>-<output ID>", the name other stacks import it by.
 O_UPLOADS_BUCKET_NAME: Final = "UploadsBucketName"

@@ -47,6 +47,8 @@ class AwsClients:
         self._region = region
         self._mediaconvert_endpoint = mediaconvert_endpoint
         self._session = boto3.session.Session(region_name=region)
+        # MediaConvert of other regions (the regional fallback's), by region name.
+        self.regional_mediaconvert: dict[str, Any] = {}
 
     def _client(self, service: str, config: Config | None = None, **kwargs: Any) -> Any:
         return self._session.client(service, config=config or client_config(), **kwargs)
@@ -91,3 +93,18 @@ class AwsClients:
         extra = {"endpoint_url": self._mediaconvert_endpoint} if self._mediaconvert_endpoint else {}
         config = client_config(retry_mode="adaptive", max_attempts=MEDIACONVERT_MAX_ATTEMPTS)
         return self._client("mediaconvert", config, **extra)
+
+    def mediaconvert_in(self, region: str | None) -> Any:
+        """MediaConvert of ``region`` (None or the function's own region: :attr:`mediaconvert`).
+
+        Another region's client uses that region's default endpoint: the endpoint override
+        names the function's own region's.
+        """
+        if region is None or region == self._region:
+            return self.mediaconvert
+        if region not in self.regional_mediaconvert:
+            config = client_config(retry_mode="adaptive", max_attempts=MEDIACONVERT_MAX_ATTEMPTS)
+            self.regional_mediaconvert[region] = self._session.client(
+                "mediaconvert", region_name=region, config=config
+            )
+        return self.regional_mediaconvert[region]

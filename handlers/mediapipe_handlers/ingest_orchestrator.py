@@ -608,24 +608,26 @@ class Orchestrator:
             current = self.repo.get(asset_id) or {}
             return _outcome_of(current, job_format)
         if not state.get("released"):
-            job_id = self._find_submitted_job(item, job_format, state, attempt)
-            if job_id is not None:
+            found = self._find_submitted_job(item, job_format, state, attempt)
+            if found is not None:
+                region, job_id = found
                 self.log.warning(
                     "found the job of an interrupted submission; not submitting again",
                     extra={"format": job_format, "job_id": job_id},
                 )
-                self._record_job(asset_id, job_format, attempt, delivery, job_id)
+                self._record_job(asset_id, job_format, attempt, delivery, job_id, region)
                 self.submissions += 1
                 return FormatOutcome.HAS_JOB
         return self._submit(item, job_format, attempt, source, delivery)
 
     def _find_submitted_job(
         self, item: Mapping[str, Any], job_format: str, state: Mapping[str, Any], attempt: int
-    ) -> str | None:
-        """The job an interrupted submission created, in whichever queue it chose."""
-        for queue_arn in self.router.queue_arns:
+    ) -> tuple[str | None, str] | None:
+        """(region, id) of the job an interrupted submission created, in whichever queue (and
+        region: the fallback's too) it chose; region None is the stack's own."""
+        for region, queue_arn in self.router.queue_arns:
             job_id = find_submitted_job(
-                self.runtime.clients.mediaconvert,
+                self.runtime.clients.mediaconvert_in(region),
                 queue_arn=queue_arn,
                 input_uri=str(state.get("inputUri") or _input_uri(item)),
                 pipeline_id=self.runtime.env.pipeline_id,
@@ -641,7 +643,7 @@ class Orchestrator:
                     queue_arn=queue_arn,
                     now=clock.now_iso(),
                 )
-                return job_id
+                return region, job_id
         return None
 
     def _wait_for_claim(
@@ -692,10 +694,16 @@ class Orchestrator:
         )
         request["Priority"] = placement.priority
         try:
-            job_id = create_job(self.runtime.clients.mediaconvert, request)
+            job_id = create_job(self.runtime.clients.mediaconvert_in(placement.region), request)
         except JobNotCreated:
+            self._tell_breaker(placement, succeeded=False)
             self.router.release(asset_id, job_format, attempt)
             self.repo.release_claim(asset_id, job_format, delivery.token, clock.now_iso())
+            raise
+        except TransientFailure:
+            # A 5xx may still have created the job: the claim stays for the next delivery's
+            # search; the primary's impairment counts all the same.
+            self._tell_breaker(placement, succeeded=False)
             raise
         except PermanentFailure as failure:
             self.router.release(asset_id, job_format, attempt)
@@ -710,7 +718,8 @@ class Orchestrator:
             )
             self.metrics.count(Metric.FORMAT_FAILED, job_format=job_format)
             raise
-        self._record_job(asset_id, job_format, attempt, delivery, job_id)
+        self._record_job(asset_id, job_format, attempt, delivery, job_id, placement.region)
+        self._tell_breaker(placement, succeeded=True)
         self.submissions += 1
         self.metrics.count(Metric.JOBS_SUBMITTED, job_format=job_format)
         if placement.in_flight is not None:
@@ -725,9 +734,27 @@ class Orchestrator:
                 "priority": placement.priority,
                 "in_flight": placement.in_flight,
                 "budget": placement.budget,
+                "region": placement.region,
             },
         )
         return FormatOutcome.HAS_JOB
+
+    def _tell_breaker(self, placement: Placement, *, succeeded: bool) -> None:
+        """The regional fallback's breaker learns how CreateJob went in the primary region.
+
+        Never fails the submission: a breaker that cannot be written only opens later.
+        """
+        try:
+            recorded = self.router.primary_outcome(placement, succeeded, clock.now_iso())
+        except Exception as error:
+            self.log.warning("could not update the fallback breaker", extra={"error": str(error)})
+            return
+        if recorded is not None and recorded.opened:
+            self.metrics.count(Metric.FALLBACK_ACTIVATIONS)
+            self.log.warning(
+                "the primary region keeps failing CreateJob: jobs go to the fallback region",
+                extra={"breaker": recorded.after, "was": recorded.before},
+            )
 
     def _place(
         self, item: Mapping[str, Any], job_format: str, attempt: int, delivery: Delivery
@@ -748,11 +775,23 @@ class Orchestrator:
             raise
 
     def _record_job(
-        self, asset_id: str, job_format: str, attempt: int, delivery: Delivery, job_id: str
+        self,
+        asset_id: str,
+        job_format: str,
+        attempt: int,
+        delivery: Delivery,
+        job_id: str,
+        region: str | None = None,
     ) -> None:
         now = clock.now_iso()
         if self.repo.record_submission(
-            asset_id, job_format, attempt=attempt, token=delivery.token, job_id=job_id, now=now
+            asset_id,
+            job_format,
+            attempt=attempt,
+            token=delivery.token,
+            job_id=job_id,
+            now=now,
+            region=region,
         ):
             return
         # The status processor saw the job's first event before this write: keep its jobId in

@@ -133,6 +133,13 @@ class StatusProcessor:
         self.log.warning("unknown job status; ignored", extra={"status": status})
         return "ignored"
 
+    def _region_of(self, event: JobStateEvent) -> dict[str, str]:
+        """``region`` for the record when the job ran outside the stack's region (a job of the
+        regional fallback, whose event the secondary region forwarded here)."""
+        if event.region and event.region != self.runtime.env.region:
+            return {"region": event.region}
+        return {}
+
     def _release_budget(self, asset_id: str, job_format: str, attempt: int) -> None:
         """The finished job no longer counts against its queue's in-flight budget."""
         try:
@@ -177,7 +184,7 @@ class StatusProcessor:
 
     def _complete(self, event: JobStateEvent, asset_id: str, job_format: str, attempt: int) -> str:
         summary = summarize_job_outputs(event.detail)
-        fields: dict[str, Any] = {"finishedAt": _event_time(event)}
+        fields: dict[str, Any] = {"finishedAt": _event_time(event), **self._region_of(event)}
         if event.detail.get("warnings"):
             fields["completionWarnings"] = event.detail["warnings"]
         item = self.repo.advance_format(
@@ -224,7 +231,11 @@ class StatusProcessor:
             retryScheduled=will_retry,
         )
         state = JobState.RETRY_SCHEDULED if will_retry else JobState(event.status)
-        fields: dict[str, Any] = {"finishedAt": _event_time(event), "errorMessage": message}
+        fields: dict[str, Any] = {
+            "finishedAt": _event_time(event),
+            "errorMessage": message,
+            **self._region_of(event),
+        }
         if code is not None:
             fields["errorCode"] = code
         if will_retry:

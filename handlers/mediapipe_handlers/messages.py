@@ -200,6 +200,7 @@ class JobStateEvent:
     user_metadata: Mapping[str, str]
     detail: Mapping[str, Any]
     event_time: str | None
+    region: str | None = None  # where the job ran (a forwarded event keeps its own region)
 
 
 def parse_job_state_event(event: Mapping[str, Any]) -> JobStateEvent:
@@ -221,4 +222,5 @@ def parse_job_state_event(event: Mapping[str, Any]) -> JobStateEvent:
         else {},
         detail=detail,
         event_time=_optional_str(event.get("time")),
+        region=_optional_str(event.get("region")),
     )

@@ -186,7 +186,7 @@ class Reconciler:
         return (
             bool(job_id)
             and status in RUNNING_JOB_STATES
-            and not self._apply_finished_job(str(job_id))
+            and not self._apply_finished_job(str(job_id), state.get("region"))
         )
 
     # ------------------------------------------------------------------ outbox
@@ -224,7 +224,7 @@ class Reconciler:
         for _, state in sorted((item.get(Attr.FORMAT_STATUS) or {}).items()):
             if state.get("status") not in RUNNING_JOB_STATES or not state.get("jobId"):
                 continue
-            if self._apply_finished_job(str(state["jobId"])):
+            if self._apply_finished_job(str(state["jobId"]), state.get("region")):
                 self.summary["jobsApplied"] += 1
             else:
                 running += 1
@@ -250,10 +250,14 @@ class Reconciler:
             self.runtime,
         )
 
-    def _apply_finished_job(self, job_id: str) -> bool:
-        """Apply a finished job's final state as its event would have; False if it runs."""
+    def _apply_finished_job(self, job_id: str, region: str | None = None) -> bool:
+        """Apply a finished job's final state as its event would have; False if it runs.
+
+        ``region``: the record's region of the job (the regional fallback's), None for the
+        stack's own.
+        """
         try:
-            job = self.runtime.clients.mediaconvert.get_job(Id=job_id)["Job"]
+            job = self.runtime.clients.mediaconvert_in(region).get_job(Id=job_id)["Job"]
         except ClientError as error:
             self.log.warning(
                 "could not read a job", extra={"job_id": job_id, "error": describe(error)}
@@ -403,9 +407,11 @@ def _job_state_event(job: Mapping[str, Any]) -> dict[str, Any]:
     if job.get("ErrorCode") is not None:
         detail["errorCode"] = job["ErrorCode"]
         detail["errorMessage"] = job.get("ErrorMessage") or ""
+    arn_parts = str(job.get("Arn") or "").split(":")
     return {
         "source": MEDIACONVERT_SOURCE,
         "detail-type": JOB_STATE_CHANGE,
         "time": clock.iso(moment),
+        **({"region": arn_parts[3]} if len(arn_parts) > 3 and arn_parts[3] else {}),
         "detail": detail,
     }

@@ -259,11 +259,23 @@ class AssetRepository:
         return self._update(asset_id, e, update, condition, returning=False) is not None
 
     def record_submission(
-        self, asset_id: str, job_format: str, *, attempt: int, token: str, job_id: str, now: str
+        self,
+        asset_id: str,
+        job_format: str,
+        *,
+        attempt: int,
+        token: str,
+        job_id: str,
+        now: str,
+        region: str | None = None,
     ) -> bool:
-        """Store the created job under the claim; False if the claim is no longer ours."""
+        """Store the created job under the claim; False if the claim is no longer ours.
+
+        ``region``: the job's region when it is not the stack's (the regional fallback's).
+        """
         e = _Expression()
         fs = (Attr.FORMAT_STATUS, job_format)
+        in_region = f", {e.path(*fs, 'region')} = {e.value(region)}" if region else ""
         update = (
             f"SET {e.path(*fs, 'status')} = {e.value(JobState.SUBMITTED)}, "
             f"{e.path(*fs, 'rank')} = {e.value(JOB_STATE_RANK[JobState.SUBMITTED])}, "
@@ -271,7 +283,7 @@ class AssetRepository:
             f"{e.path(*fs, 'submittedAt')} = {e.value(now)}, "
             f"{e.path(*fs, 'updatedAt')} = {e.value(now)}, "
             f"{e.path(Attr.JOB_IDS)} = list_append({e.path(Attr.JOB_IDS)}, {e.value([job_id])}), "
-            f"{e.path(Attr.UPDATED_AT)} = {e.value(now)}"
+            f"{e.path(Attr.UPDATED_AT)} = {e.value(now)}{in_region}"
         )
         condition = (
             f"{e.path(*fs, 'claimToken')} = {e.value(token)} AND "

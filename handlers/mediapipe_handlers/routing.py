@@ -12,7 +12,10 @@ key); without one every job goes to the stack's queue at the transcoding priorit
   first uploader class whose patterns match the asset's uploader, kept within -50..50.
 * **Idempotency**: budget is keyed by the job attempt, so a retried or taken-over submission
   finds its own entry and counts once; SearchJobs for an interrupted submission looks in every
-  configured queue, since the earlier delivery may have chosen another.
+  configured queue, since the earlier delivery may have chosen another, in both regions.
+* **Regional fallback** (``capacity.fallback``): while the circuit breaker
+  (:mod:`mediapipe_handlers.breaker`) is open, jobs go to the secondary region's queue, with
+  its own in-flight budget (the queue ``fallback-region``); the placement names the region.
 """
 
 from __future__ import annotations
@@ -22,11 +25,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mediapipe_handlers import clock
+from mediapipe_handlers.breaker import (
+    BreakerEvent,
+    BreakerPolicy,
+    CircuitBreaker,
+    Recorded,
+    Route,
+)
 from mediapipe_handlers.budget import InFlightLedger, job_key, parse_job_key
 from mediapipe_handlers.environment import ConfigurationError
 from mediapipe_handlers.failures import TransientFailure
 
 STACK_QUEUE = "stack"
+# The secondary region's queue, as the budget table names it ('-' keeps it apart from the
+# profile's queue names).
+FALLBACK_QUEUE = "fallback-region"
 MIN_PRIORITY, MAX_PRIORITY = -50, 50
 # A budget no queue item reaches (an item holds far fewer entries): counts without a limit.
 UNLIMITED = 1_000_000
@@ -37,6 +51,30 @@ class QueueRule:
     name: str
     arn: str
     budget: int
+    region: str | None = None  # None: the stack's region
+
+
+@dataclass(frozen=True)
+class FallbackRule:
+    """The secondary region's queue and the breaker's policy."""
+
+    queue: QueueRule
+    policy: BreakerPolicy
+
+    @classmethod
+    def parse(cls, document: Mapping[str, Any], stack_queue_arn: str) -> FallbackRule:
+        region = str(document["region"])
+        arn = document.get("queueArn") or default_queue_arn(stack_queue_arn, region)
+        return cls(
+            QueueRule(FALLBACK_QUEUE, str(arn), int(document["budget"]), region),
+            BreakerPolicy.parse(document),
+        )
+
+
+def default_queue_arn(stack_queue_arn: str, region: str) -> str:
+    """The Default queue of ``region`` in the stack queue's partition and account."""
+    partition, account = stack_queue_arn.split(":")[1], stack_queue_arn.split(":")[4]
+    return f"arn:{partition}:mediaconvert:{region}:{account}:queues/Default"
 
 
 @dataclass(frozen=True)
@@ -58,6 +96,7 @@ class CapacityRules:
     priority_by_kind: Mapping[str, int]
     uploader_classes: tuple[UploaderClass, ...]
     full_retry_seconds: int
+    fallback: FallbackRule | None = None
 
     @classmethod
     def parse(cls, document: Mapping[str, Any], stack_queue_arn: str) -> CapacityRules:
@@ -85,7 +124,18 @@ class CapacityRules:
                 for c in priority.get("uploaderClasses") or []
             ),
             full_retry_seconds=int(document.get("fullRetrySeconds", 60)),
+            fallback=(
+                FallbackRule.parse(document["fallback"], stack_queue_arn)
+                if document.get("fallback")
+                else None
+            ),
         )
+
+    @property
+    def all_queues(self) -> tuple[QueueRule, ...]:
+        """Every queue a job may be in, the fallback region's last."""
+        queues = tuple(self.queues[name] for name in sorted(self.queues))
+        return queues + ((self.fallback.queue,) if self.fallback else ())
 
     def route(self, job_format: str) -> tuple[QueueRule, ...]:
         names = self.routes.get(job_format) or self.routes["default"]
@@ -119,6 +169,8 @@ class Placement:
     queue: str = STACK_QUEUE
     in_flight: int | None = None  # jobs counted against the queue, this one included
     budget: int | None = None
+    region: str | None = None  # None: the stack's region
+    route: Route = Route.PRIMARY
 
 
 class Router:
@@ -129,19 +181,25 @@ class Router:
         rules: CapacityRules | None,
         ledger: InFlightLedger | None,
         stack_queue_arn: str,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         if rules is not None and ledger is None:
             raise ConfigurationError("a capacity section needs the capacity table's name")
         self.rules = rules
         self.ledger = ledger
         self.stack_queue_arn = stack_queue_arn
+        self.breaker = breaker
 
     @property
-    def queue_arns(self) -> list[str]:
-        """Every queue a job of this pipeline may be in, for finding an interrupted one's job."""
+    def queue_arns(self) -> list[tuple[str | None, str]]:
+        """(region, ARN) of every queue a job of this pipeline may be in, for finding an
+        interrupted submission's job; the stack's region's first."""
         if self.rules is None:
-            return [self.stack_queue_arn]
-        return sorted({rule.arn for rule in self.rules.queues.values()})
+            return [(None, self.stack_queue_arn)]
+        return sorted(
+            {(rule.region, rule.arn) for rule in self.rules.all_queues},
+            key=lambda place: (place[0] is not None, place[0] or "", place[1]),
+        )
 
     def place(
         self,
@@ -158,12 +216,39 @@ class Router:
             return Placement(self.stack_queue_arn, base_priority)
         priority = self.rules.priority(base_priority, job_format, uploader)
         key = job_key(asset_id, job_format, attempt)
-        route = self.rules.route(job_format)
+        region_route = self._region_route(now)
+        fallback = self.rules.fallback
+        if region_route is Route.SECONDARY and fallback is not None:
+            route: tuple[QueueRule, ...] = (fallback.queue,)
+        else:
+            route = self.rules.route(job_format)
         for rule in route:
             taken = self.ledger.take(rule.name, key, rule.budget, now)
             if taken is not None:
-                return Placement(rule.arn, priority, rule.name, taken.in_flight, rule.budget)
+                return Placement(
+                    rule.arn,
+                    priority,
+                    rule.name,
+                    taken.in_flight,
+                    rule.budget,
+                    rule.region,
+                    region_route,
+                )
         raise QueuesFull(job_format, [rule.name for rule in route], self.rules.full_retry_seconds)
+
+    def _region_route(self, now: str) -> Route:
+        """The breaker's answer; always the primary without a fallback."""
+        if self.breaker is None:
+            return Route.PRIMARY
+        return self.breaker.route(_epoch(now))
+
+    def primary_outcome(self, placement: Placement, succeeded: bool, now: str) -> Recorded | None:
+        """Tell the breaker how CreateJob in the primary region went (None: no breaker, or
+        the job went to the secondary region)."""
+        if self.breaker is None or placement.region is not None:
+            return None
+        event = BreakerEvent.PRIMARY_SUCCEEDED if succeeded else BreakerEvent.PRIMARY_FAILED
+        return self.breaker.record(event, _epoch(now))
 
     def count_found(
         self, *, asset_id: str, job_format: str, attempt: int, queue_arn: str, now: str
@@ -172,7 +257,7 @@ class Router:
         if self.rules is None or self.ledger is None:
             return
         key = job_key(asset_id, job_format, attempt)
-        for rule in self.rules.queues.values():
+        for rule in self.rules.all_queues:
             if rule.arn == queue_arn:
                 self.ledger.take(rule.name, key, UNLIMITED, now)
                 return
@@ -182,19 +267,19 @@ class Router:
         if self.rules is None or self.ledger is None:
             return
         key = job_key(asset_id, job_format, attempt)
-        for name in sorted(self.rules.queues):
-            self.ledger.give_back(name, key)
+        for rule in self.rules.all_queues:
+            self.ledger.give_back(rule.name, key)
 
     def stale_entries(self, taken_before: str) -> list[tuple[str, str, str, int]]:
         """(queue, asset id, format, attempt) of every entry taken before ``taken_before``."""
         if self.rules is None or self.ledger is None:
             return []
         entries = []
-        for name in sorted(self.rules.queues):
-            for key, taken_at in sorted(self.ledger.holders(name).items()):
+        for rule in self.rules.all_queues:
+            for key, taken_at in sorted(self.ledger.holders(rule.name).items()):
                 parsed = parse_job_key(key)
                 if parsed is not None and taken_at < taken_before:
-                    entries.append((name, *parsed))
+                    entries.append((rule.name, *parsed))
         return entries
 
     def give_back(self, queue: str, asset_id: str, job_format: str, attempt: int) -> None:
@@ -211,8 +296,22 @@ def router_for(runtime: Any) -> Router:
     if not env.capacity_table:
         raise ConfigurationError("the capacity section needs MEDIAPIPE_CAPACITY_TABLE")
     rules = CapacityRules.parse(document, env.mediaconvert_queue_arn)
+    breaker = (
+        CircuitBreaker(runtime.clients.dynamodb, env.capacity_table, rules.fallback.policy)
+        if rules.fallback is not None
+        else None
+    )
     return Router(
         rules,
         InFlightLedger(runtime.clients.dynamodb, env.capacity_table),
         env.mediaconvert_queue_arn,
+        breaker,
     )
+
+
+def _epoch(now: str) -> float:
+    """Epoch seconds of an ISO timestamp written by :func:`clock.iso`."""
+    moment = clock.parse_iso(now)
+    if moment is None:
+        raise ValueError(f"not a timestamp: {now!r}")
+    return moment.timestamp()

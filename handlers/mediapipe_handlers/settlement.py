@@ -83,11 +83,12 @@ class Settlement:
 
     def cancel_running_jobs(self, item: Mapping[str, Any]) -> None:
         """Cancel the jobs of a FAILED asset that are still queued or running."""
-        mediaconvert = self.runtime.clients.mediaconvert
         for job_format, state in sorted((item.get(Attr.FORMAT_STATUS) or {}).items()):
             job_id = state.get("jobId")
             if not job_id or state.get("status") in (*FAILED_JOB_STATES, JobState.COMPLETE):
                 continue
+            # A job of the regional fallback is canceled in its own region.
+            mediaconvert = self.runtime.clients.mediaconvert_in(state.get("region"))
             try:
                 if cancel_job(mediaconvert, str(job_id)):
                     self.metrics.count(Metric.JOBS_CANCELED)

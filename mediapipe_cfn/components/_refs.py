@@ -37,7 +37,7 @@ from troposphere import Equals, GetAtt, If, Join, NoValue, Ref, Sub, Tags
 
 from mediapipe_cfn import ids
 from mediapipe_cfn.iam import arn, condition
-from mediapipe_cfn.profile.model import Profile
+from mediapipe_cfn.profile.model import Fallback, Profile
 from mediapipe_cfn.template import BuildContext
 
 # Names (``Sub`` patterns) of the EventBridge rules. They are fixed rather than generated so that
@@ -258,4 +258,20 @@ def mediaconvert_queue_arns(profile: Profile) -> list[Any]:
     capacity = profile.capacity
     if capacity is None:
         return [stack_queue]
-    return [stack_queue, *(capacity.queues[name].arn for name in sorted(capacity.queues))]
+    existing = [capacity.queues[name].arn for name in sorted(capacity.queues)]
+    fallback = [fallback_queue_arn(capacity.fallback)] if capacity.fallback else []
+    return [stack_queue, *existing, *fallback]
+
+
+def fallback_queue_arn(fallback: Fallback) -> Any:
+    """The regional fallback's queue: the profile's, or the secondary region's Default queue."""
+    if fallback.queue_arn is not None:
+        return fallback.queue_arn
+    return Sub(
+        f"arn:${{AWS::Partition}}:mediaconvert:{fallback.region}:${{AWS::AccountId}}:queues/Default"
+    )
+
+
+def fallback_jobs_arn(fallback: Fallback) -> Sub:
+    """Every MediaConvert job of this account in the fallback region."""
+    return Sub(f"arn:${{AWS::Partition}}:mediaconvert:{fallback.region}:${{AWS::AccountId}}:jobs/*")

@@ -331,10 +331,12 @@ def capacity_statements(spec: FunctionSpec, profile: Profile) -> list[Statement]
     if profile.capacity is None:
         return []
     if spec is ORCHESTRATOR:
+        # With a fallback region, the breaker's item is read before each job is placed.
+        reads = [dynamodb.GetItem] if profile.capacity.fallback else []
         return [
             allow(
                 "CountJobsAgainstQueueBudgets",
-                [dynamodb.UpdateItem],
+                [*reads, dynamodb.UpdateItem],
                 [capacity_table_arn()],
             ),
             # A job whose queues are all at their budget comes back later as a delayed
@@ -356,10 +358,16 @@ def capacity_statements(spec: FunctionSpec, profile: Profile) -> list[Statement]
     ]
 
 
-def cancel_jobs(sid: str) -> Statement:
+def pipeline_jobs_arns(profile: Profile) -> list[Any]:
+    """Jobs of this account in the stack's region, and in the fallback region if any."""
+    fallback = profile.capacity.fallback if profile.capacity else None
+    return [jobs_arn(), *([_refs.fallback_jobs_arn(fallback)] if fallback else [])]
+
+
+def cancel_jobs(sid: str, profile: Profile) -> Statement:
     # CancelJob's only resource type is the job, whose ARN names neither queue nor stack;
-    # the handlers cancel only jobs whose IDs the asset's record holds.
-    return allow(sid, [mediaconvert.CancelJob], [jobs_arn()])
+    # the handlers cancel only jobs whose IDs the asset's record holds (in the job's region).
+    return allow(sid, [mediaconvert.CancelJob], pipeline_jobs_arns(profile))
 
 
 def orchestrator_statements(ctx: BuildContext) -> list[Statement]:
@@ -393,7 +401,7 @@ def orchestrator_statements(ctx: BuildContext) -> list[Statement]:
         *capacity_statements(ORCHESTRATOR, profile),
         # An asset that fails for good (a rejected job, or settling a redriven asset) has its
         # other running jobs canceled by whoever fails it.
-        cancel_jobs("CancelJobsOfFailedAssets"),
+        cancel_jobs("CancelJobsOfFailedAssets", ctx.profile),
         # Probe supports no resource-level permissions: "*" is the only resource it accepts.
         allow("ProbeSources", [mediaconvert.Probe], ["*"]),
         # The exact uploaded version is the source of the asset's working copy: reading it by
@@ -452,7 +460,7 @@ def status_processor_statements(ctx: BuildContext) -> list[Statement]:
         ),
         *capacity_statements(STATUS_PROCESSOR, profile),
         # An asset that fails for good has its other still-running jobs canceled.
-        cancel_jobs("CancelJobsOfFailedAssets"),
+        cancel_jobs("CancelJobsOfFailedAssets", ctx.profile),
         # Retryable job errors go back through the processing queue with a delay; failures
         # that are final go to its dead-letter queue; events Lambda could not process go to
         # the on-failure destination (sent with this role).
@@ -490,9 +498,9 @@ def reconciler_statements(ctx: BuildContext) -> list[Statement]:
             [dynamodb.GetItem, dynamodb.PutItem, dynamodb.UpdateItem],
             [table_arn()],
         ),
-        allow("AskMediaConvertAboutJobs", [mediaconvert.GetJob], [jobs_arn()]),
+        allow("AskMediaConvertAboutJobs", [mediaconvert.GetJob], pipeline_jobs_arns(profile)),
         *capacity_statements(RECONCILER, profile),
-        cancel_jobs("CancelJobsOfFailedAssets"),
+        cancel_jobs("CancelJobsOfFailedAssets", ctx.profile),
         # A stuck asset is handed back to the orchestrator, which resubmits what needs it.
         allow("ResubmitUploads", [sqs.SendMessage], [_refs.queue_arn(ids.PROCESSING_QUEUE)]),
         # Every dead-lettered message is read and matched to a FAILED record that names it;

@@ -111,11 +111,20 @@ def upload_event_pattern(ctx: BuildContext) -> dict[str, Any]:
     }
 
 
-def job_state_event_pattern() -> dict[str, Any]:
+def job_state_event_pattern(pipeline_id: Any = None) -> dict[str, Any]:
+    """This pipeline's job state changes, by the pipeline id every job carries in its metadata.
+
+    Neither region nor queue is matched: events the fallback region forwards to this bus keep
+    their source, detail type and detail, so the same rule takes them.
+    """
     return {
         "source": ["aws.mediaconvert"],
         "detail-type": [MEDIACONVERT_JOB_STATE_CHANGE],
-        "detail": {"userMetadata": {contract.META_PIPELINE_ID: [_refs.pipeline_id()]}},
+        "detail": {
+            "userMetadata": {
+                contract.META_PIPELINE_ID: [pipeline_id if pipeline_id else _refs.pipeline_id()]
+            }
+        },
     }
 
 

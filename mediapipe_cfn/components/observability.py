@@ -316,6 +316,13 @@ def capacity_graphs(profile: Profile, namespace: str) -> list[Graph]:
             [pipeline_metric(namespace, PipelineMetric.CAPACITY_WAITS)],
         )
     )
+    if capacity.fallback is not None:
+        graphs.append(
+            Graph(
+                f"Fallback to {capacity.fallback.region}: breaker openings",
+                [pipeline_metric(namespace, PipelineMetric.FALLBACK_ACTIVATIONS)],
+            )
+        )
     return graphs
 
 
@@ -550,6 +557,29 @@ def stuck_assets_alarm(ctx: BuildContext) -> Alarm:
     )
 
 
+def fallback_alarm(ctx: BuildContext) -> Alarm:
+    """Fires when the regional fallback's breaker opens: jobs now go to the secondary region."""
+    profile = ctx.profile
+    assert profile.capacity is not None and profile.capacity.fallback is not None
+    fallback = profile.capacity.fallback
+    return pipeline_alarm(
+        ctx,
+        ids.FALLBACK_ALARM,
+        f"The primary region kept failing CreateJob: jobs go to {fallback.region} for "
+        f"{fallback.open_seconds // 60} min at a time, until a probe succeeds "
+        "(docs/operations.md, Regional fallback).",
+        Namespace=_refs.metrics_namespace(profile),
+        MetricName=str(PipelineMetric.FALLBACK_ACTIVATIONS),
+        Dimensions=[MetricDimension(Name=contract.DIMENSION_PIPELINE, Value=_refs.pipeline_id())],
+        Statistic="Sum",
+        Period=5 * ONE_MINUTE,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+
+
 def reconciler_errors_alarm(ctx: BuildContext) -> Alarm:
     """Fires when ``RECONCILER_FAILED_RUNS`` scheduled runs in a row fail.
 
@@ -584,4 +614,6 @@ def build(ctx: BuildContext) -> None:
     for function_id in sorted(FUNCTION_ERROR_ALARMS):
         ctx.add(function_error_alarm(ctx, function_id))
     ctx.add(reconciler_errors_alarm(ctx))
+    if ctx.profile.capacity is not None and ctx.profile.capacity.fallback is not None:
+        ctx.add(fallback_alarm(ctx))
     ctx.output(ids.O_DASHBOARD_URL, dashboard_url(), "CloudWatch dashboard of the pipeline.")

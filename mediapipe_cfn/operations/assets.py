@@ -190,7 +190,8 @@ def format_rows(item: Mapping[str, Any], region: str) -> list[dict[str, Any]]:
                 "finished": state.get("finishedAt"),
                 "error": state.get("errorCode") or state.get("errorMessage"),
                 "job": job_id,
-                "console": console_link(region, job_id) if job_id else None,
+                # A regional-fallback job lives in its own region.
+                "console": console_link(state.get("region") or region, job_id) if job_id else None,
             }
         )
     return rows

@@ -838,7 +838,7 @@ class Delivery(Strict):
 # The stack's own on-demand queue, as routes name it.
 STACK_QUEUE = "stack"
 QUEUE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,30}$"
-# An existing queue, in this account and the stack's region (checked at deploy by a Rule).
+# An existing queue, in the stack's region and account (checked at deploy by a Rule).
 QUEUE_ARN_PATTERN = (
     r"^arn:aws[a-z-]*:mediaconvert:[a-z0-9-]+:[0-9]{12}:queues/[A-Za-z0-9_-]{1,128}$"
 )
@@ -931,6 +931,67 @@ class JobPriority(Strict):
     """Uploader classes; the first that matches an asset's uploader applies."""
 
 
+# --- capacity.fallback: a secondary MediaConvert region behind a circuit breaker -----------
+
+# Regions with MediaConvert (botocore's endpoint data for the aws partition; a unit test keeps
+# the two equal).
+MEDIACONVERT_REGIONS = (
+    "af-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "me-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+)
+MediaConvertRegion = Literal[MEDIACONVERT_REGIONS]  # type: ignore[valid-type]
+
+
+class Fallback(Strict):
+    """Jobs go to MediaConvert in a secondary region while the primary keeps failing.
+
+    The stack's region must differ from ``region``: a CloudFormation Rule refuses the deploy
+    otherwise (the stack's region is known only then)."""
+
+    region: MediaConvertRegion
+    """The secondary region's name, e.g. us-west-2; a region with MediaConvert."""
+    queue_arn: Annotated[str, Field(pattern=QUEUE_ARN_PATTERN)] | None = None
+    """A queue in the secondary region (null: that region's Default queue)."""
+    in_flight_budget: Annotated[int, Field(ge=1, le=MAX_IN_FLIGHT_BUDGET)] = (
+        DEFAULT_ON_DEMAND_BUDGET
+    )
+    """Jobs submitted to the secondary queue and not yet finished, at most."""
+    open_after_failures: Annotated[int, Field(ge=1, le=1000)] = 5
+    """CreateJob failures of the primary (throttled after the SDK's retries, or a 5xx) within
+    failure_window_seconds that open the breaker."""
+    failure_window_seconds: Annotated[int, Field(ge=10, le=3600)] = 120
+    """The window in which failures are counted; an older count starts again at one."""
+    open_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
+    """How long the breaker stays open before one job probes the primary again."""
+
+    @model_validator(mode="after")
+    def _queue_in_region(self) -> Fallback:
+        if self.queue_arn is not None and self.queue_arn.split(":")[3] != self.region:
+            raise RuleViolation(
+                "queue_arn", f"must be a queue in the fallback region {self.region}"
+            )
+        return self
+
+
 class Capacity(Strict):
     """MediaConvert capacity: queues, routing, priorities and in-flight budgets."""
 
@@ -951,6 +1012,9 @@ class Capacity(Strict):
     full_retry_seconds: Annotated[int, Field(ge=10, le=900)] = 60
     """When every queue of a job's route is at its budget, the asset is looked at again after
     this many seconds."""
+    fallback: Fallback | None = None
+    """A secondary MediaConvert region for jobs while the primary keeps throttling or failing
+    (null: no fallback)."""
 
     @model_validator(mode="after")
     def _routes_name_known_queues(self) -> Capacity:
@@ -974,6 +1038,7 @@ class Capacity(Strict):
         if len(set(arns)) != len(arns):
             raise RuleViolation("queues", "two entries name the same queue ARN")
         # Every queue must be in the stack's region and account, so all in the same ones.
+        self._fallback_in_same_account(arns)
         places = {tuple(arn.split(":")[3:5]) for arn in arns}
         if len(places) > 1:
             listed = ", ".join(f"{region} in {account}" for region, account in sorted(places))
@@ -981,6 +1046,17 @@ class Capacity(Strict):
                 "queues", f"must all be in the stack's region and account; they are in {listed}"
             )
         return self
+
+    def _fallback_in_same_account(self, arns: list[str]) -> None:
+        """The fallback queue's account must be that of the other queues (the stack's)."""
+        fallback_arn = self.fallback.queue_arn if self.fallback else None
+        if fallback_arn is None:
+            return
+        accounts = {arn.split(":")[4] for arn in arns}
+        if accounts and accounts != {fallback_arn.split(":")[4]}:
+            raise RuleViolation(
+                "fallback.queue_arn", "must be in the account of the other queues (the stack's)"
+            )
 
     def budgets(self) -> dict[str, int]:
         """Queue name -> in-flight budget, the stack's queue first."""

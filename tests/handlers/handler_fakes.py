@@ -141,6 +141,8 @@ class FakeMediaConvert:
     """The MediaConvert operations the orchestrator calls, validated against the model."""
 
     queue_arn: str = f"arn:aws:mediaconvert:{REGION}:{ACCOUNT}:queues/test-queue"
+    # The region this MediaConvert serves (one fake per region; job ARNs and events name it).
+    region: str = REGION
     probe_by_uri: dict[str, Any] = field(default_factory=dict)
     default_probe: dict[str, Any] = field(default_factory=probe_result)
     jobs: list[FakeJob] = field(default_factory=list)
@@ -166,6 +168,11 @@ class FakeMediaConvert:
         queued = self.failures.get(operation)
         if queued:
             raise queued.pop(0)
+
+    @property
+    def _id_tag(self) -> str:
+        """Job ids differ between regions, as the real service's random ids do."""
+        return "fake" if self.region == REGION else "fake-" + self.region.replace("-", "")
 
     def _now(self) -> datetime:
         return self.now() if self.now else datetime.now(UTC)
@@ -201,7 +208,7 @@ class FakeMediaConvert:
             ):
                 return {"Job": self._describe(job)}
         job = FakeJob(
-            id=f"{1700000000000 + next(self._ids)}-fake{len(self.jobs):04d}",
+            id=f"{1700000000000 + next(self._ids)}-{self._id_tag}{len(self.jobs):04d}",
             request=copy.deepcopy(request),
             created_at=now,
         )
@@ -299,7 +306,7 @@ class FakeMediaConvert:
     def _describe(self, job: FakeJob) -> dict[str, Any]:
         answer: dict[str, Any] = {
             "Id": job.id,
-            "Arn": f"arn:aws:mediaconvert:{REGION}:{ACCOUNT}:jobs/{job.id}",
+            "Arn": f"arn:aws:mediaconvert:{self.region}:{ACCOUNT}:jobs/{job.id}",
             "CreatedAt": job.created_at,
             "Queue": job.request["Queue"],
             "Role": job.request["Role"],
@@ -391,8 +398,8 @@ class FakeMediaConvert:
             "source": "aws.mediaconvert",
             "account": ACCOUNT,
             "time": datetime.fromtimestamp(stamp / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": REGION,
-            "resources": [f"arn:aws:mediaconvert:{REGION}:{ACCOUNT}:jobs/{job.id}"],
+            "region": self.region,
+            "resources": [f"arn:aws:mediaconvert:{self.region}:{ACCOUNT}:jobs/{job.id}"],
             "detail": body,
         }
 

@@ -24,3 +24,13 @@ def job_table() -> str:
         sources = _states(t.sources).replace("(no record)", "(no job yet)")
         lines.append(f"| {sources} | {t.event} | `{t.target}` | {t.attempt} |")
     return "\n".join(lines)
+
+
+def breaker_table() -> str:
+    """The regional fallback's breaker (mediapipe_handlers.breaker)."""
+    from mediapipe_handlers.breaker import BREAKER_TRANSITIONS
+
+    lines = ["| breaker state | event | new state | action |", "| --- | --- | --- | --- |"]
+    for t in BREAKER_TRANSITIONS:
+        lines.append(f"| {_states(t.sources)} | {t.event} | {_states(t.targets)} | {t.action} |")
+    return "\n".join(lines)

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -75,6 +76,7 @@ class RecordedCall:
     service: str
     operation: str
     params: Mapping[str, Any]
+    region: str | None = None  # None: the stack's region (another: the regional fallback's)
 
     @property
     def label(self) -> str:
@@ -136,11 +138,19 @@ class CallRecorder:
                 )
             elif not isinstance(client, _RecordingProxy):
                 setattr(clients, name, _RecordingProxy(client, name, self._recorder(function_id)))
+        # MediaConvert of other regions (the regional fallback's stand-ins), by region.
+        regional = getattr(clients, "regional_mediaconvert", {})
+        for region, client in sorted(regional.items()):
+            if not isinstance(client, _RecordingProxy):
+                record = self._recorder(function_id, region)
+                regional[region] = _RecordingProxy(client, "mediaconvert", record)
 
-    def _recorder(self, function_id: str) -> Callable[[str, str, Any], None]:
+    def _recorder(
+        self, function_id: str, region: str | None = None
+    ) -> Callable[[str, str, Any], None]:
         def record(service: str, operation: str, params: Any) -> None:
             self.calls.append(
-                RecordedCall(function_id, service, operation, _recorded_params(params))
+                RecordedCall(function_id, service, operation, _recorded_params(params), region)
             )
 
         return record
@@ -692,7 +702,23 @@ def requirements_of_call(stack: DeployedStack, call: RecordedCall) -> list[Requi
         raise UnmappedCallError(
             f"{call.function_id} calls {call.label}: add the IAM requests it needs to RULES"
         )
-    return _requirements(stack, call.function_id, call.label, rule(stack, call.params))
+    return _requirements(stack, call.function_id, call.label, rule(_in(stack, call), call.params))
+
+
+class _InRegion:
+    """The stack as a call made in another region sees it: ARNs the rules build name that
+    region (the regional fallback's MediaConvert)."""
+
+    def __init__(self, stack: DeployedStack, region: str) -> None:
+        self._stack = stack
+        self.env = dataclasses.replace(stack.env, region=region)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stack, name)
+
+
+def _in(stack: DeployedStack, call: RecordedCall) -> Any:
+    return stack if call.region in (None, stack.env.region) else _InRegion(stack, call.region)
 
 
 # --- what the Lambda service does with the function's role -----------------------------------

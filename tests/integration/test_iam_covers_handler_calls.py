@@ -90,7 +90,14 @@ CAPACITY_SECTION = {
     "routing": {"default": ["reserved", "stack"], "by_job_kind": {"mp4": ["stack"]}},
     "priority": {"by_job_kind": {"mp4": -10}},
     "full_retry_seconds": 30,
+    # Two throttled CreateJobs open the breaker: jobs then go to the fallback region.
+    "fallback": {"region": "us-west-2", "open_after_failures": 2, "open_seconds": 3600},
 }
+FALLBACK_REGION = "us-west-2"
+FALLBACK_QUEUE = f"arn:aws:mediaconvert:{FALLBACK_REGION}:{ACCOUNT}:queues/Default"
+# mp4 fails for good while cmaf runs: the status processor cancels cmaf in the fallback region.
+FALLBACK_UPLOAD = "uploads/alice/halting-fallback.mp4"
+PROBE_UPLOAD = "uploads/alice/after-recovery.mp4"
 
 UPLOADS = {
     "plain": "uploads/alice/holiday.mp4",
@@ -197,7 +204,25 @@ _CREATED_KEY_UNEXERCISED: dict[str, str] = {
 }
 UNEXERCISED: dict[str, dict[str, str]] = {
     CREATED_KEY: _CREATED_KEY_UNEXERCISED,
-    CAPACITY: _CREATED_KEY_UNEXERCISED,
+    CAPACITY: {
+        **_CREATED_KEY_UNEXERCISED,
+        **{
+            f"{role}/CancelJobsOfFailedAssets: resource "
+            f"arn:aws:mediaconvert:{FALLBACK_REGION}:{ACCOUNT}:jobs/*": reason
+            for role, reason in (
+                (
+                    ids.ORCHESTRATOR_ROLE,
+                    "the orchestrator cancels an asset's other jobs when CreateJob rejects one; "
+                    "the run's fallback jobs are all accepted (the status processor cancels one)",
+                ),
+                (
+                    ids.RECONCILER_ROLE,
+                    "the reconciler cancels the jobs of an asset it fails at its deadline; the "
+                    "run's fallback asset settles before that (the status processor cancels one)",
+                ),
+            )
+        },
+    },
     EXISTING_KEY: {
         f"{ids.ORCHESTRATOR_ROLE}/WriteWorkingCopies: action s3:AbortMultipartUpload": (
             _MULTIPART_ABORT
@@ -432,6 +457,36 @@ def drive_budget_repair(pipeline: Pipeline) -> None:
     assert "lost-asset#cmaf#1" not in item["holders"]["M"]
 
 
+def drive_fallback(pipeline: Pipeline, secondary: FakeMediaConvert) -> None:
+    """The primary throttles CreateJob until the breaker opens; the asset's jobs go to the
+    fallback region (a crash after CreateJob there is taken over with SearchJobs), where the
+    reconciler reads them (GetJob) before they finish and report back; after the open period
+    one job probes the recovered primary and closes the breaker."""
+    primary = pipeline.mediaconvert
+    throttled = [client_error("TooManyRequestsException", "CreateJob") for _ in range(2)]
+    primary.fail_next("CreateJob", *throttled)
+    # The orchestrator dies right after the fallback region's CreateJob: the redelivery finds
+    # the job there with SearchJobs.
+    secondary.crash_after_create = SimulatedCrash()
+    pipeline.upload(FALLBACK_UPLOAD)
+    pipeline.run_until_quiet()
+    assert secondary.jobs, "the breaker opened and the jobs went to the fallback region"
+    pipeline.clock.advance(3600)
+    pipeline.reconcile()  # the asset looks stuck: its jobs are read in their region
+    assert secondary.submitted("GetJob")
+    pipeline.mediaconvert = secondary  # the fallback region runs its jobs; events come back
+    try:
+        pipeline.run_until_quiet()
+    finally:
+        pipeline.mediaconvert = primary
+    in_primary, in_secondary = len(primary.jobs), len(secondary.jobs)
+    pipeline.clock.advance(3600)
+    pipeline.upload(PROBE_UPLOAD)
+    pipeline.run_until_quiet()
+    assert len(primary.jobs) > in_primary, "the probe went to the recovered primary"
+    assert len(secondary.jobs) == in_secondary
+
+
 @contextmanager
 def dynamodb_outage(client: Any, marker: str) -> Iterator[None]:
     """While active, UpdateItem calls whose first value is ``marker`` fail with a 500."""
@@ -500,8 +555,11 @@ def run_deployment(name: str, deployment: Deployment, workdir: Path) -> Run:
             }
             queue_arn = stack.physical[ids.MEDIACONVERT_QUEUE]["Arn"]
             mediaconvert = FakeMediaConvert(queue_arn=queue_arn)
+            # The fallback region's MediaConvert (one fake per region), for a fallback profile.
+            secondary = FakeMediaConvert(queue_arn=FALLBACK_QUEUE, region=FALLBACK_REGION)
             for function in functions.values():
                 function.runtime().clients.mediaconvert = mediaconvert
+                function.runtime().clients.regional_mediaconvert[FALLBACK_REGION] = secondary
             recorder = CallRecorder()
             for function_id, function in functions.items():
                 recorder.attach(function_id, function.runtime().clients)
@@ -525,6 +583,7 @@ def run_deployment(name: str, deployment: Deployment, workdir: Path) -> Run:
                 drive(pipeline)
                 if deployment.profile.capacity is not None:
                     drive_budget_repair(pipeline)
+                    drive_fallback(pipeline, secondary)
             deployed = DeployedStack(
                 template,
                 Scenario(name, dict(deployment.parameters)),
@@ -615,7 +674,21 @@ def test_capacity_calls_reach_the_budget_table_and_every_configured_queue(run: R
         for call in run.audit.calls
         if call.operation in ("CreateJob", "SearchJobs")
     }
-    assert RESERVED_QUEUE in queues and len(queues) == 2
+    assert RESERVED_QUEUE in queues and FALLBACK_QUEUE in queues and len(queues) == 3
+    in_fallback = {call.label for call in run.audit.calls if call.region == FALLBACK_REGION}
+    assert in_fallback >= {
+        "mediaconvert.CreateJob",
+        "mediaconvert.SearchJobs",
+        "mediaconvert.GetJob",
+    }
+    breaker_reads = [
+        call
+        for call in run.audit.calls
+        if call.label == "dynamodb.GetItem"
+        and call.params["TableName"] == f"{STACK}-Capacity"
+        and call.function_id == ids.ORCHESTRATOR_FUNCTION
+    ]
+    assert breaker_reads, "the orchestrator reads the breaker before placing jobs"
     put_off = [
         call
         for call in run.audit.calls

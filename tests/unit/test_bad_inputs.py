@@ -632,6 +632,28 @@ CAPACITY_ROWS = [
         r"capacity\.queues: two entries name the same queue ARN",
     ),
     _profile(
+        "capacity-fallback-region-unknown",
+        "capacity:\n  fallback:\n    region: mars-east-1\n",
+        r"capacity\.fallback\.region: .*'us-west-2'",
+    ),
+    _profile(
+        "capacity-fallback-queue-elsewhere",
+        f"capacity:\n  fallback:\n    region: us-west-2\n    queue_arn: {RESERVED_ARN}\n",
+        r"capacity\.fallback\.queue_arn: must be a queue in the fallback region us-west-2",
+    ),
+    _profile(
+        "capacity-fallback-other-account",
+        f"capacity:\n  queues:\n    a:\n      arn: {RESERVED_ARN}\n"
+        "  fallback:\n    region: us-west-2\n"
+        "    queue_arn: arn:aws:mediaconvert:us-west-2:210987654321:queues/Default\n",
+        r"capacity\.fallback\.queue_arn: must be in the account of the other queues",
+    ),
+    _profile(
+        "capacity-fallback-open-too-short",
+        "capacity:\n  fallback:\n    region: us-west-2\n    open_seconds: 5\n",
+        r"capacity\.fallback\.open_seconds: .*greater than or equal to 30",
+    ),
+    _profile(
         "capacity-queues-in-two-regions",
         f"capacity:\n  queues:\n    a:\n      arn: {RESERVED_ARN}\n"
         f"    b:\n      arn: {RESERVED_ARN.replace('us-east-1', 'eu-west-1')}\n",

@@ -29,7 +29,15 @@ from mediapipe_cfn.runtime_config import runtime_config
 CAPACITY_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "capacity-all.yaml"
 STACK_QUEUE = {"Fn::GetAtt": [ids.MEDIACONVERT_QUEUE, "Arn"]}
 ACCOUNT_QUEUES = "arn:aws:mediaconvert:us-east-1:123456789012:queues/"
-CONFIGURED = [STACK_QUEUE, ACCOUNT_QUEUES + "overflow", ACCOUNT_QUEUES + "reserved-ladder"]
+FALLBACK_QUEUE = {
+    "Fn::Sub": "arn:${AWS::Partition}:mediaconvert:us-west-2:${AWS::AccountId}:queues/Default"
+}
+CONFIGURED = [
+    STACK_QUEUE,
+    ACCOUNT_QUEUES + "overflow",
+    ACCOUNT_QUEUES + "reserved-ladder",
+    FALLBACK_QUEUE,
+]
 
 
 def capacity_template() -> dict[str, Any]:
@@ -70,7 +78,11 @@ def test_each_function_gets_only_its_budget_calls() -> None:
     template = capacity_template()
     table = {"Fn::GetAtt": [ids.CAPACITY_TABLE, "Arn"]}
     expected = {
-        (ids.ORCHESTRATOR_ROLE, "CountJobsAgainstQueueBudgets"): ["dynamodb:UpdateItem"],
+        # With a fallback, the orchestrator reads the breaker's item before placing a job.
+        (ids.ORCHESTRATOR_ROLE, "CountJobsAgainstQueueBudgets"): [
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+        ],
         (ids.STATUS_ROLE, "ReleaseQueueBudget"): ["dynamodb:UpdateItem"],
         (ids.RECONCILER_ROLE, "RepairQueueBudgets"): ["dynamodb:GetItem", "dynamodb:UpdateItem"],
     }
@@ -262,3 +274,143 @@ def test_the_documented_create_queue_command_matches_the_mediaconvert_api() -> N
     assert settings["Commitment"] in plan.members["Commitment"].enum
     assert settings["RenewalType"] in plan.members["RenewalType"].enum
     assert int(settings["ReservedSlots"]) > 0
+
+
+def test_fallback_regions_are_those_botocore_knows_for_mediaconvert() -> None:
+    import botocore.session
+
+    from mediapipe_cfn.profile.model import MEDIACONVERT_REGIONS
+
+    known = botocore.session.get_session().get_available_regions("mediaconvert")
+    assert sorted(MEDIACONVERT_REGIONS) == sorted(known)
+
+
+def test_render_writes_the_fallback_template_next_to_the_main_one(tmp_path: Path) -> None:
+    from mediapipe_cfn.validation import _lint
+
+    profile = Path(__file__).resolve().parents[1] / "profiles" / "capacity-all.yaml"
+    out = tmp_path / "pipeline.yaml"
+    result = CliRunner().invoke(main, ["render", "-p", str(profile), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    second = tmp_path / "pipeline-fallback-us-west-2.yaml"
+    text = second.read_text(encoding="utf-8")
+    assert _lint(text, ("us-west-2",)) == []
+    document = yaml.safe_load(text)
+    rule = document["Resources"]["ForwardJobEventsToPrimaryRegion"]["Properties"]
+    assert rule["Targets"][0]["Arn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:events:${PrimaryRegion}:${AWS::AccountId}"
+        ":event-bus/default"
+    }
+    main_template = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assertion = main_template["Rules"]["FallbackRegionDiffersFromStackRegion"]["Assertions"][0]
+    assert assertion["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AWS::Region"}, "us-west-2"]}]
+    }
+    # Rendering twice gives the same bytes.
+    CliRunner().invoke(main, ["render", "-p", str(profile), "-o", str(out)])
+    assert second.read_text(encoding="utf-8") == text
+
+
+def test_fallback_jobs_can_be_read_and_canceled_in_their_region() -> None:
+    template = capacity_template()
+    fallback_jobs = {
+        "Fn::Sub": "arn:${AWS::Partition}:mediaconvert:us-west-2:${AWS::AccountId}:jobs/*"
+    }
+    for role_id in (ids.ORCHESTRATOR_ROLE, ids.STATUS_ROLE, ids.RECONCILER_ROLE):
+        cancel = statement(template, role_id, "CancelJobsOfFailedAssets")
+        assert cancel["Resource"][1:] == [fallback_jobs]
+    get_job = statement(template, ids.RECONCILER_ROLE, "AskMediaConvertAboutJobs")
+    assert get_job["Resource"][1:] == [fallback_jobs]
+    alarm = props(template, ids.FALLBACK_ALARM)
+    assert alarm["MetricName"] == "FallbackActivations"
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 300, 1)
+    assert alarm["AlarmActions"] == [{"Ref": ids.ALARM_TOPIC}]
+
+
+def test_estimate_prices_the_fallback_jobs_cross_region_source_reads() -> None:
+    profile = str(Path(__file__).resolve().parents[1] / "profiles" / "capacity-all.yaml")
+    args = ["estimate", "-p", profile, "--uploads-per-day", "5000", "--avg-minutes", "5"]
+    result = CliRunner().invoke(main, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    prices = load_prices()
+    source_gb = prices["workload"]["source_bitrate_mbps"]["1080p"] * 1e6 * 300 / 8 / 1e9
+    jobs_per_asset = len(document["workload"]["jobsPerAsset"])
+    jobs = 5000 * prices["workload"]["days_per_month"] * jobs_per_asset
+    fallback = document["fallback"]
+    assert fallback["region"] == "us-west-2"
+    assert fallback["sourceGbPerMonthIfAll"] == pytest.approx(jobs * source_gb, rel=1e-3)
+    assert fallback["monthlyIfAll"] == pytest.approx(jobs * source_gb * 0.02, rel=1e-3)
+    assert fallback["monthlyAtShare"] == pytest.approx(fallback["monthlyIfAll"] * 0.05, rel=1e-3)
+    table = CliRunner().invoke(main, args).output
+    assert "Regional fallback to us-west-2" in table
+    without = CliRunner().invoke(main, ["estimate", "--format", "json"]).output
+    assert "fallback" not in json.loads(without)
+
+
+def fallback_section() -> str:
+    section = capacity_section()
+    return section[section.index("### Regional fallback") :]
+
+
+def test_the_documented_fallback_section_is_valid() -> None:
+    snippet = fallback_section().split("```yaml\n", 1)[1].split("```", 1)[0]
+    profile = Profile.model_validate(yaml.safe_load(snippet))
+    assert profile.capacity is not None and profile.capacity.fallback is not None
+    assert profile.capacity.fallback.region == "us-west-2"
+
+
+def test_the_documented_fallback_deploy_deploys_what_render_writes(tmp_path: Path) -> None:
+    """The documented deploy, run against moto's CloudFormation in the fallback region with the
+    file `render -o build/template.yaml` writes and the parameters the command passes."""
+    import boto3
+    from moto import mock_aws
+
+    command = fallback_section().split("```bash\n", 1)[1].split("```", 1)[0]
+    words = command.replace("\\\n", " ").split()
+    assert words[:3] == ["aws", "cloudformation", "deploy"]
+    overrides_at = words.index("--parameter-overrides")
+    options = dict(zip(words[3:overrides_at:2], words[4:overrides_at:2], strict=True))
+    parameters = dict(word.split("=", 1) for word in words[overrides_at + 1 :])
+    profile = {"name": "documented", "capacity": {"fallback": {"region": options["--region"]}}}
+    profile_path = tmp_path / "documented.yaml"
+    profile_path.write_text(yaml.safe_dump(profile), encoding="utf-8")
+    (tmp_path / "build").mkdir()
+    out = tmp_path / "build" / "template.yaml"
+    result = CliRunner().invoke(main, ["render", "-p", str(profile_path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    written = tmp_path / options["--template-file"]
+    template = yaml.safe_load(written.read_text(encoding="utf-8"))
+    assert set(parameters) == set(template["Parameters"])
+    assert options["--capabilities"] == "CAPABILITY_IAM"
+    with mock_aws():
+        cloudformation = boto3.client("cloudformation", region_name=options["--region"])
+        cloudformation.create_stack(
+            StackName=options["--stack-name"],
+            TemplateBody=written.read_text(encoding="utf-8"),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=[options["--capabilities"]],
+        )
+        stack = cloudformation.describe_stacks(StackName=options["--stack-name"])["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        events = boto3.client("events", region_name=options["--region"])
+        [rule] = events.list_rules()["Rules"]
+        [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        assert target["Arn"] == (
+            f"arn:aws:events:{parameters['PrimaryRegion']}:123456789012:event-bus/default"
+        )
+        pattern = json.loads(rule["EventPattern"])
+        assert pattern["detail"]["userMetadata"]["mediapipePipelineId"] == [
+            parameters["PipelineStackName"]
+        ]
+
+
+def test_a_deploy_outside_the_existing_queues_region_or_account_is_refused() -> None:
+    rules = capacity_template()["Rules"]
+    assertions = rules["CapacityQueuesInStackRegionAndAccount"]["Assertions"]
+    asserted = [a["Assert"]["Fn::Equals"] for a in assertions]
+    assert asserted == [
+        [{"Ref": "AWS::Region"}, "us-east-1"],
+        [{"Ref": "AWS::AccountId"}, "123456789012"],
+    ]
+    assert "CapacityQueuesInStackRegionAndAccount" not in template_for().get("Rules", {})

@@ -765,6 +765,8 @@ def test_dashboard_reads_every_handler_metric_by_its_contract_name(name: str) ->
     ]
     ours = [line for line in dashboard_metric_lines(template) if line[0] == namespace]
     capacity_only = set() if profile.capacity else contract.CAPACITY_METRICS
+    if profile.capacity is None or profile.capacity.fallback is None:
+        capacity_only = capacity_only | contract.FALLBACK_METRICS
     assert {line[1] for line in ours} == {str(m) for m in contract.Metric} - capacity_only
     for line in ours:
         dimensions = dimensions_of(line)
