@@ -85,7 +85,11 @@ class Operator:
         sqs, seen = self.pipeline.sqs, {}
         while True:
             batch = sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30
+                # No long poll: the queues' own receive wait would hold every empty read.
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=30,
+                WaitTimeSeconds=0,
             ).get("Messages", [])
             fresh = [m for m in batch if m["MessageId"] not in seen]
             if not fresh:
